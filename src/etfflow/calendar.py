@@ -12,6 +12,7 @@ __all__ = [
     "is_trading_day",
     "month_end_sessions",
     "period_end",
+    "session_index",
     "sessions",
     "shift_sessions",
     "week_end_sessions",
@@ -56,7 +57,8 @@ def shift_sessions(dates: np.ndarray, n: int) -> np.ndarray:
     idx = session_index(dates) + n
     if len(idx) and (idx.min() < 0 or idx.max() >= len(s)):
         raise ValueError("shift leaves the calendar range")
-    return s[idx]
+    out: np.ndarray = s[idx]
+    return out
 
 
 def _period_last(dates: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -65,7 +67,8 @@ def _period_last(dates: np.ndarray, key: np.ndarray) -> np.ndarray:
     boundary = np.diff(key) != 0
     group = np.concatenate([[0], np.cumsum(boundary)])
     ends = np.flatnonzero(np.append(boundary, True))
-    return np.asarray(s[ends[group[session_index(dates)]]])
+    out: np.ndarray = s[ends[group[session_index(dates)]]]
+    return out
 
 
 @lru_cache(maxsize=1)

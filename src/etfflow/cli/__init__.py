@@ -1,0 +1,9 @@
+"""The `etfflow` command line: a thin Typer + Rich layer over the library."""
+
+from __future__ import annotations
+
+# Importing the command modules registers their commands on `app`.
+from etfflow.cli import core as _core  # noqa: F401  (side effect: registration)
+from etfflow.cli.app import app, main
+
+__all__ = ["app", "main"]

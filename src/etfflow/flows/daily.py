@@ -1,0 +1,187 @@
+"""Daily flows from shares outstanding and NAV (pure: frames in, frames out).
+
+Flow on trade date t = (SO_t - SO_t-1) x NAV_t, where SO_t is the shares count that reflects orders
+struck up to t. A source states counts with a reporting lag (`so_lag` sessions): the count stated for
+session d belongs to trade date d - lag, and a user could know it on d (`available_on`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from etfflow import calendar
+from etfflow.errors import DataQualityError
+from etfflow.flows.flags import Flag
+from etfflow.flows.nb import SPLIT_RATIOS, flows_long_nb
+from etfflow.schema import validate
+
+__all__ = ["SOURCE_PRIORITY", "FlowParams", "aum_method", "compute_flows", "merge_sources", "shares_method"]
+
+#: Lower is preferred when two sources state the same field for the same fund and session.
+SOURCE_PRIORITY: dict[str, int] = {
+    "ishares_workbook": 10,
+    "ishares_csv": 10,
+    "ssga_gld": 10,
+    "issuer": 10,
+    "csv": 20,
+    "parquet": 20,
+    "yfinance": 30,
+    "demo": 50,
+}
+_VALUE_COLUMNS = (
+    "close",
+    "nav",
+    "shares_outstanding",
+    "total_net_assets",
+    "volume",
+    "split_factor",
+    "distribution",
+)
+
+
+@dataclass(frozen=True)
+class FlowParams:
+    """Thresholds of the quality rules (fractions, not percent)."""
+
+    split_tol_so: float = 0.15  # SO ratio within 15% of a split ratio k is a split candidate ...
+    split_tol_nav: float = 0.2  # ... confirmed by a NAV move within 20% of 1/k
+    bad_print_jump: float = 0.5  # a one-observation move of more than 50% ...
+    bad_print_reversal: float = 0.01  # ... that returns within 1% of the prior count is a bad print
+    large: float = 0.25  # |flow| above 25% of prior AUM is flagged LARGE
+
+
+def merge_sources(daily: pl.DataFrame, priority: dict[str, int] | None = None) -> pl.DataFrame:
+    """One row per (date, ticker): each field from the most preferred source that states it.
+
+    Shares outstanding of a fund come from a single source (its most preferred one that has any),
+    so that two sources' counts are never differenced against each other.
+    """
+    prio = {**SOURCE_PRIORITY, **(priority or {})}
+    df = daily.with_columns(
+        pl.col("source").replace_strict(prio, default=40, return_dtype=pl.Int32).alias("_prio")
+    )
+    so_src = (
+        df.filter(pl.col("shares_outstanding").is_not_null())
+        .group_by("ticker")
+        .agg(pl.col("source").sort_by("_prio").first().alias("_so_source"))
+    )
+    df = df.join(so_src, on="ticker", how="left").with_columns(
+        pl.when(pl.col("source") == pl.col("_so_source"))
+        .then(pl.col("shares_outstanding"))
+        .alias("shares_outstanding"),
+        pl.when(pl.col("source") == pl.col("_so_source")).then(pl.col("so_lag")).alias("so_lag"),
+    )
+    present = [c for c in (*_VALUE_COLUMNS, "so_lag") if c in daily.columns]
+    aggs = [pl.col(c).drop_nulls().first().alias(c) for c in present]
+    aggs.append(pl.col("_so_source").first().alias("so_source"))
+    return df.sort("_prio").group_by("date", "ticker").agg(aggs).sort("ticker", "date")
+
+
+def compute_flows(
+    daily: pl.DataFrame,
+    funds: pl.DataFrame | None = None,
+    *,
+    params: FlowParams | None = None,
+) -> pl.DataFrame:
+    """Daily flows (`flows_daily` schema) from a daily panel with one row per (date, ticker).
+
+    `daily` needs date, ticker, shares_outstanding and nav and/or close; split_factor and so_lag are
+    optional (a missing so_lag is taken as 0 and flagged LAG_UNKNOWN). `funds` supplies
+    creation_unit_shares for the odd-lot check. Rows without a shares count produce no flow; the next
+    count's change is flagged GAP with the number of sessions it spans.
+    """
+    p = params or FlowParams()
+    if daily.select(pl.struct("date", "ticker").is_duplicated().any()).item():
+        raise DataQualityError("daily panel has several rows per (date, ticker): merge sources first")
+    cols = {c: pl.Float64 for c in ("close", "nav", "shares_outstanding", "split_factor")}
+    df = daily.select(
+        "date",
+        "ticker",
+        *[
+            (pl.col(c).cast(t) if c in daily.columns else pl.lit(None, dtype=t)).alias(c)
+            for c, t in cols.items()
+        ],
+        (pl.col("so_lag").cast(pl.Int64) if "so_lag" in daily.columns else pl.lit(None, pl.Int64)).alias(
+            "so_lag"
+        ),
+    ).sort("ticker", "date")
+    dates = df["date"].to_numpy().astype("datetime64[D]")
+    ok = calendar.is_trading_day(dates)
+    if not ok.all():
+        bad = int(np.flatnonzero(~ok)[0])
+        raise DataQualityError(
+            f"{df['ticker'][bad]} has a row dated {df['date'][bad]}, which is not an NYSE session"
+        )
+    lag_unknown = df["so_lag"].is_null().to_numpy()
+    lag = df["so_lag"].fill_null(0).to_numpy().astype(np.int64)
+    tick = df["ticker"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, tick[1:] != tick[:-1]]) if len(tick) else np.zeros(0, np.int64)
+    starts = np.append(starts, len(tick)).astype(np.int64)
+    tickers = tick[starts[:-1]]
+    unit = np.zeros(len(tickers))
+    if funds is not None and "creation_unit_shares" in funds.columns:
+        units = dict(zip(funds["ticker"].to_list(), funds["creation_unit_shares"].to_list(), strict=True))
+        unit = np.array([float(units.get(t) or 0) for t in tickers])
+    sess = calendar.session_index(dates)
+
+    def arr(c: str) -> np.ndarray:
+        return df[c].fill_null(np.nan).to_numpy().astype(np.float64)
+
+    flow, aum_prev, dshares, nav_used, flags, gap, trade_sess = flows_long_nb(
+        starts,
+        sess,
+        arr("shares_outstanding"),
+        arr("nav"),
+        arr("close"),
+        arr("split_factor"),
+        lag,
+        unit,
+        p.split_tol_so,
+        p.split_tol_nav,
+        p.bad_print_jump,
+        p.bad_print_reversal,
+        p.large,
+        SPLIT_RATIOS,
+    )
+    flags = flags | np.where(lag_unknown, np.uint32(Flag.LAG_UNKNOWN), np.uint32(0)).astype(np.uint32)
+    keep = ~np.isnan(arr("shares_outstanding"))
+    all_sessions = calendar.sessions()
+    trade_dates = all_sessions[np.clip(trade_sess, 0, len(all_sessions) - 1)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(aum_prev > 0, flow / aum_prev, np.nan)
+    out = pl.DataFrame(
+        {
+            "date": trade_dates[keep],
+            "ticker": tick[keep],
+            "flow_usd": flow[keep],
+            "aum_prev_usd": aum_prev[keep],
+            "flow_pct_aum": pct[keep],
+            "shares_change": dshares[keep],
+            "nav_used": nav_used[keep],
+            "method": np.full(int(keep.sum()), "shares"),
+            "flags": flags[keep],
+            "gap_sessions": gap[keep],
+            "available_on": dates[keep],
+        }
+    ).with_columns(pl.col(c).fill_nan(None) for c in ("flow_usd", "aum_prev_usd", "flow_pct_aum"))
+    out = out.with_columns(pl.col(c).fill_nan(None) for c in ("shares_change", "nav_used"))
+    return validate(out, "flows_daily")
+
+
+def shares_method(frame: pl.DataFrame) -> pl.Series:
+    """Reference shares method on a trade-date-aligned panel: (shares_t - shares_t-1) x nav_t."""
+    f = frame.sort("ticker", "date")
+    return f.select(
+        ((pl.col("shares") - pl.col("shares").shift(1).over("ticker")) * pl.col("nav")).alias("flow")
+    ).to_series()
+
+
+def aum_method(frame: pl.DataFrame) -> pl.Series:
+    """Reference AUM method: AUM_t - AUM_t-1 x NAV_t / NAV_t-1 (price return, never total return)."""
+    f = frame.sort("ticker", "date")
+    prev_aum = pl.col("aum").shift(1).over("ticker")
+    prev_nav = pl.col("nav").shift(1).over("ticker")
+    return f.select((pl.col("aum") - prev_aum * pl.col("nav") / prev_nav).alias("flow")).to_series()

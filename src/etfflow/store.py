@@ -1,0 +1,243 @@
+"""The DuckDB warehouse: DDL, atomic idempotent upserts, and queries that return Polars frames.
+
+Writes happen inside one transaction: a failure (or a crash) part-way leaves the last committed state.
+An upsert inserts new keys, updates keys whose values changed, and leaves identical rows untouched
+(their `retrieved_at` included), so importing the same data twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from etfflow.errors import StoreError
+from etfflow.schema import TABLES, Table, validate
+
+__all__ = ["DEFAULT_DB", "Store", "UpsertResult", "resolve_db_path"]
+
+DEFAULT_DB = Path("~/.etfflow/etfflow.duckdb")
+_IGNORED_IN_COMPARISON = {"retrieved_at"}
+
+_SQL_TYPES: dict[type[pl.DataType], str] = {
+    pl.String: "VARCHAR",
+    pl.Float64: "DOUBLE",
+    pl.Int64: "BIGINT",
+    pl.Int32: "INTEGER",
+    pl.Int8: "TINYINT",
+    pl.UInt32: "UINTEGER",
+    pl.Boolean: "BOOLEAN",
+    pl.Date: "DATE",
+    pl.Datetime: "TIMESTAMPTZ",
+}
+
+
+def resolve_db_path(path: str | Path | None = None) -> Path:
+    """The warehouse file: the argument, else $ETFFLOW_DB, else ~/.etfflow/etfflow.duckdb."""
+    chosen = path or os.environ.get("ETFFLOW_DB") or DEFAULT_DB
+    return Path(chosen).expanduser()
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """Rows added, changed and left unchanged by one upsert."""
+
+    table: str
+    added: int
+    changed: int
+    unchanged: int
+
+    def __add__(self, other: UpsertResult) -> UpsertResult:
+        return UpsertResult(
+            self.table,
+            self.added + other.added,
+            self.changed + other.changed,
+            self.unchanged + other.unchanged,
+        )
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _ddl(table: Table) -> str:
+    cols = ", ".join(f"{_q(c.name)} {_SQL_TYPES[type(c.dtype)]}" for c in table.columns)
+    key = ", ".join(_q(k) for k in table.key)
+    return f"CREATE TABLE IF NOT EXISTS {_q(table.name)} ({cols}, PRIMARY KEY ({key}))"
+
+
+_FILES_DDL = (
+    "CREATE TABLE IF NOT EXISTS files (sha256 VARCHAR PRIMARY KEY, path VARCHAR, format VARCHAR, "
+    "rows BIGINT, imported_at TIMESTAMPTZ)"
+)
+
+
+class Store:
+    """A DuckDB warehouse file holding the canonical tables."""
+
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+        self.path = resolve_db_path(path)
+        try:
+            if not read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            elif not self.path.exists():
+                raise StoreError(f"no warehouse at {self.path}: run `etfflow demo` or `etfflow import` first")
+            self._con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open warehouse {self.path}: {exc}") from exc
+        self._in_tx = False
+        if not read_only:
+            with self.transaction():
+                for t in TABLES.values():
+                    self._con.execute(_ddl(t))
+                self._con.execute(_FILES_DDL)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all."""
+        if self._in_tx:
+            yield
+            return
+        self._con.execute("BEGIN TRANSACTION")
+        self._in_tx = True
+        try:
+            yield
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        else:
+            self._con.execute("COMMIT")
+        finally:
+            self._in_tx = False
+
+    def upsert(self, table: str, frame: pl.DataFrame, *, file: str | None = None) -> UpsertResult:
+        """Insert new keys, update changed rows, leave identical rows alone; atomically."""
+        spec = TABLES[table]
+        data = validate(frame, table, file=file)
+        if data.height == 0:
+            return UpsertResult(table, 0, 0, 0)
+        t = _q(table)
+        key_eq = " AND ".join(f"t.{_q(k)} = n.{_q(k)}" for k in spec.key)
+        values = [c.name for c in spec.columns if c.name not in spec.key]
+        compared = [c for c in values if c not in _IGNORED_IN_COMPARISON]
+        differs = " OR ".join(f"t.{_q(c)} IS DISTINCT FROM n.{_q(c)}" for c in compared) or "FALSE"
+        try:
+            with self.transaction():
+                self._con.register("_incoming", data.to_arrow())
+                try:
+                    added = self._scalar(f"SELECT count(*) FROM _incoming n ANTI JOIN {t} t ON {key_eq}")
+                    changed = self._scalar(
+                        f"SELECT count(*) FROM _incoming n JOIN {t} t ON {key_eq} WHERE {differs}"
+                    )
+                    if changed:
+                        sets = ", ".join(f"{_q(c)} = n.{_q(c)}" for c in values)
+                        self._con.execute(
+                            f"UPDATE {t} AS t SET {sets} FROM _incoming n WHERE {key_eq} AND ({differs})"
+                        )
+                    if added:
+                        cols = ", ".join(_q(c) for c in spec.names)
+                        self._con.execute(
+                            f"INSERT INTO {t} ({cols}) SELECT {cols} FROM _incoming n "
+                            f"ANTI JOIN {t} t ON {key_eq}"
+                        )
+                finally:
+                    self._con.unregister("_incoming")
+        except duckdb.Error as exc:
+            raise StoreError(f"upsert into {table} failed; nothing was written: {exc}") from exc
+        return UpsertResult(table, added, changed, data.height - added - changed)
+
+    def replace(self, table: str, frame: pl.DataFrame, *, tickers: list[str] | None = None) -> int:
+        """Replace a derived table's rows (all, or those of `tickers`) by `frame`; atomically."""
+        data = validate(frame, table)
+        t = _q(table)
+        try:
+            with self.transaction():
+                if tickers is None:
+                    self._con.execute(f"DELETE FROM {t}")
+                else:
+                    self._con.execute(f"DELETE FROM {t} WHERE ticker IN (SELECT unnest(?))", [tickers])
+                if data.height:
+                    self._con.register("_incoming", data.to_arrow())
+                    try:
+                        self._con.execute(f"INSERT INTO {t} SELECT * FROM _incoming")
+                    finally:
+                        self._con.unregister("_incoming")
+        except duckdb.Error as exc:
+            raise StoreError(f"replacing {table} failed; nothing was written: {exc}") from exc
+        return data.height
+
+    def record_file(self, sha256: str, path: str, fmt: str, rows: int) -> bool:
+        """Remember an imported file by content hash; False if it was already known."""
+        known = self._scalar("SELECT count(*) FROM files WHERE sha256 = ?", [sha256])
+        if known:
+            return False
+        now = dt.datetime.now(dt.UTC)
+        self._con.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?)", [sha256, path, fmt, rows, now])
+        return True
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+        """Run SQL and return a Polars frame."""
+        try:
+            return self._con.execute(sql, params or []).pl()
+        except duckdb.Error as exc:
+            raise StoreError(f"query failed: {exc}") from exc
+
+    def _scalar(self, sql: str, params: list[Any] | None = None) -> int:
+        row = self._con.execute(sql, params or []).fetchone()
+        return int(row[0]) if row else 0
+
+    def read(
+        self,
+        table: str,
+        *,
+        tickers: list[str] | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+    ) -> pl.DataFrame:
+        """Rows of a canonical table, optionally filtered by ticker and date range, in key order."""
+        spec = TABLES[table]
+        where: list[str] = []
+        params: list[Any] = []
+        if tickers is not None and "ticker" in spec.names:
+            where.append("ticker IN (SELECT unnest(?))")
+            params.append(tickers)
+        datecol = next((c for c in ("date", "month_end", "report_date") if c in spec.names), None)
+        if datecol and start is not None:
+            where.append(f"{_q(datecol)} >= ?")
+            params.append(start)
+        if datecol and end is not None:
+            where.append(f"{_q(datecol)} <= ?")
+            params.append(end)
+        sql = f"SELECT * FROM {_q(table)}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY " + ", ".join(_q(k) for k in spec.key)
+        out = self.query(sql, params)
+        return validate(out, table) if out.height else pl.DataFrame(schema=spec.polars_schema)
+
+    def counts(self) -> dict[str, int]:
+        """Row count per table."""
+        return {t: self._scalar(f"SELECT count(*) FROM {_q(t)}") for t in (*TABLES, "files")}
+
+    def snapshot(self) -> dict[str, pl.DataFrame]:
+        """Every table's full content in key order (used to prove imports idempotent)."""
+        out = {t: self.read(t) for t in TABLES}
+        out["files"] = self.query("SELECT * FROM files ORDER BY sha256")
+        return out
