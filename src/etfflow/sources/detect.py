@@ -1,0 +1,101 @@
+"""Tell a file's format from its content (never its name) and import it with the matching reader.
+
+FORMATS is an ordered registry: the first format whose sniffer accepts the file's first bytes wins, so
+specific formats come before the generic ones. A new format is one line:
+`FORMATS.insert(0, Format("sec_nport_xml", sniff_nport, read_nport))` (or `register(...)`).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from etfflow.errors import ConfigError, NotFoundError, ParseError
+from etfflow.sources.base import ImportBatch, PathLike
+from etfflow.sources.generic import (
+    read_generic_csv,
+    read_generic_parquet,
+    sniff_generic_csv,
+    sniff_generic_parquet,
+)
+from etfflow.sources.ishares import (
+    read_ishares_shares_csv,
+    read_ishares_workbook,
+    sniff_ishares_shares_csv,
+    sniff_ishares_workbook,
+)
+from etfflow.sources.ssga import read_ssga_gld_csv, sniff_ssga_gld_csv
+
+__all__ = ["FORMATS", "HEAD_BYTES", "Format", "detect_format", "read_file", "register"]
+
+#: how many leading bytes a sniffer sees
+HEAD_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Format:
+    """A file format: its name, a sniffer over the file's first HEAD_BYTES, and its reader."""
+
+    name: str
+    sniff: Callable[[bytes], bool]
+    read: Callable[..., ImportBatch]
+
+
+FORMATS: list[Format] = [
+    Format("ishares_workbook", sniff_ishares_workbook, read_ishares_workbook),
+    Format("ishares_shares_csv", sniff_ishares_shares_csv, read_ishares_shares_csv),
+    Format("ssga_gld_csv", sniff_ssga_gld_csv, read_ssga_gld_csv),
+    Format("generic_parquet", sniff_generic_parquet, read_generic_parquet),
+    Format("generic_csv", sniff_generic_csv, read_generic_csv),
+]
+
+
+def register(fmt: Format, *, before: str | None = "generic_parquet") -> None:
+    """Add a format ahead of `before` (default: ahead of the generic ones; None appends it)."""
+    if any(f.name == fmt.name for f in FORMATS):
+        raise ConfigError(f"format {fmt.name!r} is already registered")
+    names = [f.name for f in FORMATS]
+    FORMATS.insert(names.index(before) if before in names else len(FORMATS), fmt)
+
+
+def _head(path: PathLike) -> bytes:
+    """The file's first HEAD_BYTES bytes."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            return fh.read(HEAD_BYTES)
+    except FileNotFoundError as exc:
+        raise NotFoundError(f"file not found: {p}") from exc
+    except OSError as exc:
+        raise ParseError(f"cannot read file: {exc}", file=str(p)) from exc
+
+
+def _find(path: PathLike) -> Format:
+    """The first registered format that accepts the file's content."""
+    head = _head(path)
+    for fmt in FORMATS:
+        if fmt.sniff(head):
+            return fmt
+    preview = head[:80].decode("utf-8", errors="replace").splitlines()[:1]
+    raise ParseError(
+        f"unrecognised format (starts {preview[0] if preview else ''!r}); known: {[f.name for f in FORMATS]}",
+        file=str(path),
+    )
+
+
+def detect_format(path: PathLike) -> str:
+    """Name of the file's format, from its first bytes; ParseError('unrecognised format ...') otherwise."""
+    return _find(path).name
+
+
+def read_file(path: PathLike, **options: Any) -> ImportBatch:
+    """Import a file with the reader of its detected format; `options` go to that reader."""
+    fmt = _find(path)
+    try:
+        inspect.signature(fmt.read).bind(path, **options)
+    except TypeError as exc:
+        raise ConfigError(f"format {fmt.name!r} does not take option(s) {sorted(options)}: {exc}") from exc
+    return fmt.read(path, **options)

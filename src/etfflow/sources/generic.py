@@ -1,0 +1,303 @@
+"""Generic daily-panel importer for CSV and Parquet files: date, ticker and any `daily` value columns.
+
+Headers are matched by `mapping` first (file header -> canonical name), then by common aliases
+("Date", "Symbol", "NAV", "Shares Outstanding", ...), compared case- and punctuation-insensitively.
+Columns that match nothing are ignored and listed in the batch's notes.
+
+`so_lag` is the reporting lag the caller declares for the file: 0 (the default) means the shares count
+stated for day d already includes the orders struck on d; most issuer websites publish T+1 counts, so
+pass so_lag=1 for those. Pass None when the lag is unknown (the flows then carry LAG_UNKNOWN).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from collections.abc import Mapping, Sequence
+
+import polars as pl
+
+from etfflow.errors import ConfigError, ParseError
+from etfflow.sources.base import (
+    VALUE_COLUMNS,
+    ImportBatch,
+    Locator,
+    PathLike,
+    check_so_lag,
+    drop_blank_rows,
+    finish,
+    parse_dates,
+    parse_float,
+    read_bytes,
+    read_csv_strings,
+    resolve_retrieved_at,
+)
+
+__all__ = [
+    "ALIASES",
+    "DATE_FORMATS",
+    "normalise_header",
+    "read_generic",
+    "read_generic_csv",
+    "read_generic_parquet",
+    "sniff_generic_csv",
+    "sniff_generic_parquet",
+]
+
+#: canonical column -> header aliases (normalised: lower case, runs of non-alphanumerics as "_")
+ALIASES: dict[str, tuple[str, ...]] = {
+    "date": ("date", "as_of", "as_of_date", "asof_date", "trade_date", "nav_date", "market_date"),
+    "ticker": ("ticker", "symbol", "fund", "fund_ticker", "etf", "ticker_symbol"),
+    "close": ("close", "close_price", "closing_price", "market_close", "price_close"),
+    "nav": ("nav", "nav_per_share", "net_asset_value", "nav_share", "net_asset_value_per_share"),
+    "shares_outstanding": ("shares_outstanding", "shares_out", "outstanding_shares", "so", "shares"),
+    "total_net_assets": ("total_net_assets", "net_assets", "tna", "aum", "total_net_asset_value"),
+    "volume": ("volume", "daily_volume", "share_volume", "daily_share_volume"),
+    "split_factor": ("split_factor", "split_coefficient", "split_ratio", "split"),
+    "distribution": ("distribution", "distributions", "dividend", "dividends", "ex_dividend", "ex_dividends"),
+}
+#: date formats tried in order for text dates (the first that reads every row wins); US order only
+DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%d-%b-%Y", "%b %d, %Y", "%Y%m%d", "%Y/%m/%d")
+_CANONICAL = ("date", "ticker", *VALUE_COLUMNS)
+_TICKER = r"^[A-Z][A-Z0-9.\-]{0,11}$"
+_PARQUET_MAGIC = b"PAR1"
+
+
+def normalise_header(name: str) -> str:
+    """'Shares Outstanding ' -> 'shares_outstanding' (how headers are compared with aliases)."""
+    return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
+
+
+def sniff_generic_parquet(head: bytes) -> bool:
+    """A Parquet file (magic bytes)."""
+    return head.startswith(_PARQUET_MAGIC)
+
+
+def sniff_generic_csv(head: bytes) -> bool:
+    """Delimited text whose header names a date column (by alias) and at least one more column."""
+    if b"\x00" in head:
+        return False
+    first = head.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    cells = [normalise_header(c) for c in first.replace('"', "").split(",")]
+    return len(cells) >= 2 and any(c in ALIASES["date"] for c in cells)
+
+
+def read_generic(
+    path: PathLike,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    ticker: str | None = None,
+    so_lag: int | None = 0,
+    source: str | None = None,
+    date_format: str | None = None,
+    retrieved_at: dt.datetime | None = None,
+) -> ImportBatch:
+    """A CSV or Parquet daily panel (told apart by content): see `read_generic_csv`."""
+    if read_bytes(path)[:4] == _PARQUET_MAGIC:
+        return read_generic_parquet(
+            path,
+            mapping=mapping,
+            ticker=ticker,
+            so_lag=so_lag,
+            source=source,
+            date_format=date_format,
+            retrieved_at=retrieved_at,
+        )
+    return read_generic_csv(
+        path,
+        mapping=mapping,
+        ticker=ticker,
+        so_lag=so_lag,
+        source=source,
+        date_format=date_format,
+        retrieved_at=retrieved_at,
+    )
+
+
+def read_generic_csv(
+    path: PathLike,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    ticker: str | None = None,
+    so_lag: int | None = 0,
+    source: str | None = None,
+    date_format: str | None = None,
+    retrieved_at: dt.datetime | None = None,
+) -> ImportBatch:
+    """A comma-separated daily panel: `mapping` renames file headers to canonical names.
+
+    `ticker` fixes the ticker of a single-fund file without a ticker column. Dates are ISO or one of
+    DATE_FORMATS unless `date_format` is given. Errors name the CSV line and the file's header.
+    """
+    file = str(path)
+    frame, locate = read_csv_strings(read_bytes(path), file)
+    return _build(
+        frame,
+        locate,
+        file=file,
+        path=path,
+        mapping=mapping,
+        ticker=ticker,
+        so_lag=so_lag,
+        source=source or "csv",
+        date_format=date_format,
+        retrieved_at=retrieved_at,
+        header_row=1,
+    )
+
+
+def read_generic_parquet(
+    path: PathLike,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    ticker: str | None = None,
+    so_lag: int | None = 0,
+    source: str | None = None,
+    date_format: str | None = None,
+    retrieved_at: dt.datetime | None = None,
+) -> ImportBatch:
+    """A Parquet daily panel, same options as `read_generic_csv`; error rows are 1-based row indices."""
+    file = str(path)
+    try:
+        frame = pl.read_parquet(io.BytesIO(read_bytes(path)))
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise ParseError(f"not a readable Parquet file: {exc}", file=file) from exc
+
+    def locate(index: int) -> int:
+        return index + 1
+
+    return _build(
+        frame,
+        locate,
+        file=file,
+        path=path,
+        mapping=mapping,
+        ticker=ticker,
+        so_lag=so_lag,
+        source=source or "parquet",
+        date_format=date_format,
+        retrieved_at=retrieved_at,
+        header_row=None,
+    )
+
+
+def _resolve_columns(
+    columns: Sequence[str], mapping: Mapping[str, str] | None, *, file: str, header_row: int | None
+) -> tuple[dict[str, str], list[str]]:
+    """(canonical -> file header, ignored headers); ParseError on unknown or ambiguous names."""
+    chosen: dict[str, str] = {}
+    for src, canon in (mapping or {}).items():
+        if canon not in _CANONICAL:
+            raise ConfigError(f"mapping {src!r} -> {canon!r}: target must be one of {list(_CANONICAL)}")
+        if src not in columns:
+            raise ParseError(
+                f"mapped column not in the file (columns: {list(columns)})",
+                file=file,
+                row=header_row,
+                field=src,
+            )
+        if canon in chosen:
+            raise ConfigError(f"mapping sends both {chosen[canon]!r} and {src!r} to {canon!r}")
+        chosen[canon] = src
+    mapped = set(chosen.values())
+    for col in columns:
+        if col in mapped:
+            continue
+        norm = normalise_header(col)
+        alias_of = next((c for c, names in ALIASES.items() if norm in names), None)
+        if alias_of is None or (alias_of in chosen and chosen[alias_of] in (mapping or {})):
+            continue
+        if alias_of in chosen:
+            raise ParseError(
+                f"columns {chosen[alias_of]!r} and {col!r} both read as {alias_of!r}; use mapping=",
+                file=file,
+                row=header_row,
+                field=col,
+            )
+        chosen[alias_of] = col
+    used = set(chosen.values())
+    return chosen, [c for c in columns if c not in used]
+
+
+def _build(
+    frame: pl.DataFrame,
+    locate: Locator,
+    *,
+    file: str,
+    path: PathLike,
+    mapping: Mapping[str, str] | None,
+    ticker: str | None,
+    so_lag: int | None,
+    source: str,
+    date_format: str | None,
+    retrieved_at: dt.datetime | None,
+    header_row: int | None,
+) -> ImportBatch:
+    """Shared body of the CSV and Parquet readers."""
+    so_lag = check_so_lag(so_lag)
+    stamp = resolve_retrieved_at(path, retrieved_at)
+    chosen, ignored = _resolve_columns(frame.columns, mapping, file=file, header_row=header_row)
+    if "date" not in chosen:
+        raise ParseError(
+            f"missing required column (columns: {frame.columns}); pass mapping={{'<column>': 'date'}}",
+            file=file,
+            row=header_row,
+            field="date",
+        )
+    if "ticker" in chosen and ticker is not None:
+        raise ConfigError(f"ticker={ticker!r} given but the file has a ticker column {chosen['ticker']!r}")
+    if "ticker" not in chosen and ticker is None:
+        raise ParseError(
+            "missing required column; pass ticker= for a single-fund file or mapping= to name the column",
+            file=file,
+            row=header_row,
+            field="ticker",
+        )
+    notes: list[str] = [f"so_lag={so_lag} declared by the caller" if so_lag is not None else "so_lag unknown"]
+    if ignored:
+        notes.append(f"ignored column(s): {ignored}")
+    dropped: dict[str, int] = {}
+    frame = frame.select(list(chosen.values())).rename({v: k for k, v in chosen.items()})
+    frame = frame.with_row_index("_row").with_columns(pl.col("_row").cast(pl.Int64))
+    frame = drop_blank_rows(frame, dropped)
+    rows = frame["_row"]
+    labels = dict(chosen)
+    formats = (date_format,) if date_format else DATE_FORMATS
+    out: dict[str, pl.Series] = {
+        "_row": rows,
+        "date": parse_dates(
+            frame["date"], rows, file=file, field=labels["date"], locate=locate, formats=formats
+        ),
+    }
+    if "ticker" in chosen:
+        tick = frame["ticker"].cast(pl.String).str.strip_chars().str.to_uppercase()
+        bad = tick.is_null() | ~tick.str.contains(_TICKER)
+        if bad.any():
+            i = int(bad.arg_true()[0])
+            raise ParseError(
+                f"not a ticker: {frame['ticker'][i]!r}",
+                file=file,
+                row=locate(rows[i]),
+                field=labels["ticker"],
+            )
+        out["ticker"] = tick
+    else:
+        symbol = (ticker or "").strip().upper()
+        if not re.fullmatch(_TICKER, symbol):
+            raise ConfigError(f"not a ticker: {ticker!r}")
+        out["ticker"] = pl.Series("ticker", [symbol] * frame.height, dtype=pl.String)
+    for c in VALUE_COLUMNS:
+        if c in chosen:
+            out[c] = parse_float(frame[c].alias(c), rows, file=file, field=labels[c], locate=locate)
+    return finish(
+        pl.DataFrame(list(out.values())),
+        file=file,
+        source=source,
+        so_lag=so_lag,
+        retrieved_at=stamp,
+        locate=locate,
+        labels=labels,
+        dropped=dropped,
+        notes=notes,
+    )
