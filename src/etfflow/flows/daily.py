@@ -51,6 +51,7 @@ class FlowParams:
     bad_print_jump: float = 0.5  # a one-observation move of more than 50% ...
     bad_print_reversal: float = 0.01  # ... that returns within 1% of the prior count is a bad print
     large: float = 0.25  # |flow| above 25% of prior AUM is flagged LARGE
+    odd_lot_tol: float = 0.001  # a change within 0.1% of a unit of whole units is not an odd lot
 
 
 def merge_sources(daily: pl.DataFrame, priority: dict[str, int] | None = None) -> pl.DataFrame:
@@ -144,6 +145,7 @@ def compute_flows(
         p.bad_print_jump,
         p.bad_print_reversal,
         p.large,
+        p.odd_lot_tol,
         SPLIT_RATIOS,
     )
     flags = flags | np.where(lag_unknown, np.uint32(Flag.LAG_UNKNOWN), np.uint32(0)).astype(np.uint32)

@@ -67,6 +67,7 @@ def _group_flows_nb(
     bad_jump: float,
     bad_rev_tol: float,
     large: float,
+    odd_tol: float,
     ratios: np.ndarray,
     flow: np.ndarray,
     aum_prev: np.ndarray,
@@ -145,7 +146,8 @@ def _group_flows_nb(
         elif unit > 0:
             raw = so[i] - so[p]
             q = raw / unit
-            if abs(q - np.round(q)) * unit > 0.5:
+            # tolerance: half a share, or 0.1% of a unit where counts are derived (TNA / NAV rounding)
+            if abs(q - np.round(q)) * unit > max(0.5, odd_tol * unit):
                 fl |= ODD_LOT
         flow[i] = ds * px
         # prior AUM: previous shares count at its own trade-date price
@@ -197,6 +199,7 @@ def flows_long_nb(
     bad_jump: float,
     bad_rev_tol: float,
     large: float,
+    odd_tol: float,
     ratios: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Flows for every row of a (ticker, session)-sorted long panel; groups start at `starts`.
@@ -229,6 +232,7 @@ def flows_long_nb(
             bad_jump,
             bad_rev_tol,
             large,
+            odd_tol,
             ratios,
             flow,
             aum_prev,
