@@ -78,6 +78,7 @@ DAILY = Table(
         Column("date", pl.Date(), required=True, doc="NYSE session the values are stated for"),
         Column("ticker", pl.String(), required=True),
         Column("source", pl.String(), required=True, doc="e.g. ishares_workbook, ssga_gld, csv, demo"),
+        Column("open", pl.Float64(), unit="USD/share", nonnegative=True),
         Column("close", pl.Float64(), unit="USD/share", nonnegative=True),
         Column("nav", pl.Float64(), unit="USD/share", nonnegative=True),
         Column("shares_outstanding", pl.Float64(), unit="shares", nonnegative=True),

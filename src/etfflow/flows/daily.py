@@ -32,6 +32,7 @@ SOURCE_PRIORITY: dict[str, int] = {
     "demo": 50,
 }
 _VALUE_COLUMNS = (
+    "open",
     "close",
     "nav",
     "shares_outstanding",
