@@ -35,6 +35,7 @@ def test_demo_json_is_labelled_and_deterministic(tmp_path: Path) -> None:
     assert doc["synthetic"] is True and doc["label"].startswith("SYNTHETIC")
     assert doc["preset"] == "null" and doc["funds"] >= 100
     code2, out2 = run("demo", "--db", str(b), "--preset", "null", "--seed", "5", "--json")
+    assert code2 == 0, out2
     doc2 = json.loads(out2)
     assert doc["top_inflows"] == doc2["top_inflows"] and doc["sectors"] == doc2["sectors"]
 
