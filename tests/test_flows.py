@@ -239,3 +239,18 @@ def test_identity_shares_equals_aum_method(d: pl.DataFrame) -> None:
     np.testing.assert_allclose(k, s, rtol=1e-9, atol=1e-6, equal_nan=True)
     np.testing.assert_allclose(a, s, rtol=1e-9, atol=1e-3, equal_nan=True)
     assert int((f["flags"] & int(Flag.SPLIT | Flag.BAD_PRINT | Flag.GAP)).sum()) == 0
+
+
+def test_aum_only_fund_uses_the_aum_method() -> None:
+    # a source with total net assets and NAV but no shares count (a distribution on day 3)
+    d = panel(
+        date=[D(2024, 1, 2), D(2024, 1, 3), D(2024, 1, 4)],
+        total_net_assets=[1_000_000.0, 1_120_000.0, 1_078_000.0],
+        nav=[10.0, 11.0, 10.78],
+        so_lag=[0, 0, 0],
+    )
+    f = compute_flows(d, pl.DataFrame({"ticker": ["A"], "creation_unit_shares": [50_000]}))
+    # by hand: 1,120,000 - 1,000,000 x 11/10 = 20,000; 1,078,000 - 1,120,000 x 10.78/11 = -19,600
+    assert f["flow_usd"].to_list()[1:] == pytest.approx([20_000.0, -19_600.0])
+    assert f["method"].to_list() == ["aum", "aum", "aum"]
+    assert flags_of(f)[1:] == [[], []]  # no odd-lot check on derived counts

@@ -61,6 +61,8 @@ def merge_sources(daily: pl.DataFrame, priority: dict[str, int] | None = None) -
     Shares outstanding of a fund come from a single source (its most preferred one that has any),
     so that two sources' counts are never differenced against each other.
     """
+    if daily.height == 0 or daily["source"].n_unique() == 1:
+        return daily.drop("source").sort("ticker", "date")  # one source: keys are already unique
     prio = {**SOURCE_PRIORITY, **(priority or {})}
     df = daily.with_columns(
         pl.col("source").replace_strict(prio, default=40, return_dtype=pl.Int32).alias("_prio")
@@ -98,6 +100,7 @@ def compute_flows(
     p = params or FlowParams()
     if daily.select(pl.struct("date", "ticker").is_duplicated().any()).item():
         raise DataQualityError("daily panel has several rows per (date, ticker): merge sources first")
+    daily = _derive_shares_from_aum(daily)
     cols = {c: pl.Float64 for c in ("close", "nav", "shares_outstanding", "split_factor")}
     df = daily.select(
         "date",
@@ -109,6 +112,7 @@ def compute_flows(
         (pl.col("so_lag").cast(pl.Int64) if "so_lag" in daily.columns else pl.lit(None, pl.Int64)).alias(
             "so_lag"
         ),
+        "_method",
     ).sort("ticker", "date")
     dates = df["date"].to_numpy().astype("datetime64[D]")
     ok = calendar.is_trading_day(dates)
@@ -150,6 +154,9 @@ def compute_flows(
         SPLIT_RATIOS,
     )
     flags = flags | np.where(lag_unknown, np.uint32(Flag.LAG_UNKNOWN), np.uint32(0)).astype(np.uint32)
+    method = df["_method"].to_numpy()
+    # counts derived from AUM / NAV are not whole shares: the creation-unit check does not apply
+    flags = np.where(method == "aum", flags & ~np.uint32(Flag.ODD_LOT), flags).astype(np.uint32)
     keep = ~np.isnan(arr("shares_outstanding"))
     all_sessions = calendar.sessions()
     trade_dates = all_sessions[np.clip(trade_sess, 0, len(all_sessions) - 1)]
@@ -164,7 +171,7 @@ def compute_flows(
             "flow_pct_aum": pct[keep],
             "shares_change": dshares[keep],
             "nav_used": nav_used[keep],
-            "method": np.full(int(keep.sum()), "shares"),
+            "method": method[keep],
             "flags": flags[keep],
             "gap_sessions": gap[keep],
             "available_on": dates[keep],
@@ -172,6 +179,30 @@ def compute_flows(
     ).with_columns(pl.col(c).fill_nan(None) for c in ("flow_usd", "aum_prev_usd", "flow_pct_aum"))
     out = out.with_columns(pl.col(c).fill_nan(None) for c in ("shares_change", "nav_used"))
     return validate(out, "flows_daily")
+
+
+def _derive_shares_from_aum(daily: pl.DataFrame) -> pl.DataFrame:
+    """Where a row has AUM and NAV but no shares count, use AUM / NAV (the AUM method) and say so.
+
+    (AUM_t / NAV_t - AUM_t-1 / NAV_t-1) x NAV_t = AUM_t - AUM_t-1 x NAV_t / NAV_t-1: the AUM method with
+    the price return, so distributions are not outflows.
+    """
+    if "total_net_assets" not in daily.columns:
+        return daily.with_columns(pl.lit("shares").alias("_method"))
+    derive = (
+        pl.col("shares_outstanding").is_null()
+        & pl.col("total_net_assets").is_not_null()
+        & (pl.col("nav") > 0)
+    )
+    if "shares_outstanding" not in daily.columns:
+        daily = daily.with_columns(pl.lit(None, dtype=pl.Float64).alias("shares_outstanding"))
+    return daily.with_columns(
+        pl.when(derive)
+        .then(pl.col("total_net_assets") / pl.col("nav"))
+        .otherwise(pl.col("shares_outstanding"))
+        .alias("shares_outstanding"),
+        pl.when(derive).then(pl.lit("aum")).otherwise(pl.lit("shares")).alias("_method"),
+    )
 
 
 def shares_method(frame: pl.DataFrame) -> pl.Series:
