@@ -314,6 +314,7 @@ def test_gld_rows_and_drops(gld: ImportBatch) -> None:
         "date": dt.date(2004, 11, 18),
         "ticker": "GLD",
         "source": "ssga_gld",
+        "open": None,
         "close": 44.38,
         "nav": 44.2,
         "shares_outstanding": 2_600_000.0,

@@ -7,24 +7,33 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
 from etfflow.errors import ConfigError
 from etfflow.flows.daily import compute_flows, merge_sources
-from etfflow.schema import empty
+from etfflow.schema import empty, validate
+from etfflow.sources.base import ImportBatch
 from etfflow.store import Store, UpsertResult
 
 __all__ = [
     "DemoSummary",
     "ImportSummary",
+    "Written",
     "file_sha256",
+    "fill_nport_tickers",
+    "funds_table",
     "import_paths",
+    "import_vendor_flows",
     "load_demo",
     "load_flows",
+    "merge_funds",
+    "nport_table",
+    "reconcile_store",
     "refresh_flows",
     "synthetic_label",
+    "write_batch",
 ]
 
 Progress = Callable[[str, float], None]
@@ -36,7 +45,7 @@ def _noop(_msg: str, _frac: float) -> None:
 
 @dataclass(frozen=True)
 class ImportSummary:
-    """What one imported file did to the warehouse."""
+    """What one imported file did to the warehouse (rows and counts summed over every table it wrote)."""
 
     file: str
     format: str
@@ -48,6 +57,7 @@ class ImportSummary:
     dropped: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     already_imported: bool = False
+    tables: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -63,6 +73,13 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _refuse_synthetic(store: Store) -> None:
+    if synthetic_label(store):
+        raise ConfigError(
+            f"{store.path} is a synthetic demo warehouse; import real files into another one (--db)"
+        )
+
+
 def import_paths(
     store: Store,
     paths: Sequence[Path],
@@ -73,14 +90,12 @@ def import_paths(
     """Parse each file (format from its content), then write it and refresh its funds' flows.
 
     Every file is parsed before anything is written; one bad file raises and writes nothing.
-    Each file's rows and the flows derived from them are committed in one transaction.
+    Each file's rows (daily and other tables) and the flows derived from them are committed in one
+    transaction. `funds` rows are merged column by column (see `merge_funds`).
     """
     from etfflow.sources.detect import read_file
 
-    if synthetic_label(store):
-        raise ConfigError(
-            f"{store.path} is a synthetic demo warehouse; import real files into another one (--db)"
-        )
+    _refuse_synthetic(store)
     batches = []
     for i, p in enumerate(paths):
         progress(f"parsing {p.name}", i / max(len(paths), 1))
@@ -88,31 +103,177 @@ def import_paths(
     out = []
     for p, batch in batches:
         progress(f"writing {p.name}", 0.9)
-        daily = batch.daily
-        tickers = sorted(set(daily["ticker"].to_list())) if daily.height else []
         with store.transaction():
-            res = store.upsert("daily", daily, file=str(p))
-            extra = getattr(batch, "tables", None) or {}
-            for table, frame in extra.items():
-                store.upsert(table, frame, file=str(p))
-            new_file = store.record_file(file_sha256(p), str(p), batch.source, daily.height)
-            if res.added or res.changed:
-                refresh_flows(store, tickers)
+            written = write_batch(store, batch)
+            new_file = store.record_file(file_sha256(p), str(p), batch.source, written.rows)
         out.append(
             ImportSummary(
                 file=str(p),
                 format=batch.source,
-                rows=daily.height,
-                added=res.added,
-                changed=res.changed,
-                unchanged=res.unchanged,
-                tickers=tickers,
+                rows=written.rows,
+                added=written.added,
+                changed=written.changed,
+                unchanged=written.unchanged,
+                tickers=written.tickers,
                 dropped=dict(batch.dropped),
-                notes=list(batch.notes),
+                notes=list(batch.notes) + written.notes,
                 already_imported=not new_file,
+                tables={t: _counts(r) for t, r in written.results.items()},
             )
         )
     return out
+
+
+def _counts(r: UpsertResult) -> dict[str, int]:
+    return {"added": r.added, "changed": r.changed, "unchanged": r.unchanged}
+
+
+@dataclass(frozen=True)
+class Written:
+    """What `write_batch` did: upsert results per table, funds touched, flows refreshed, notes."""
+
+    results: dict[str, UpsertResult]
+    tickers: list[str]
+    refreshed: list[str]
+    notes: list[str]
+
+    @property
+    def rows(self) -> int:
+        """Rows offered, over every table."""
+        return sum(r.added + r.changed + r.unchanged for r in self.results.values())
+
+    @property
+    def added(self) -> int:
+        """Rows added, over every table."""
+        return sum(r.added for r in self.results.values())
+
+    @property
+    def changed(self) -> int:
+        """Rows changed, over every table."""
+        return sum(r.changed for r in self.results.values())
+
+    @property
+    def unchanged(self) -> int:
+        """Rows left unchanged, over every table."""
+        return sum(r.unchanged for r in self.results.values())
+
+
+def write_batch(store: Store, batch: ImportBatch, *, known_funds_only: bool | None = None) -> Written:
+    """Write a batch's daily rows and tables, and refresh the flows they affect, in one transaction.
+
+    Order: funds (so new series ids and creation units are known), daily, the other tables.
+    `nport_monthly` rows without a ticker get the one fund whose series id (or, for series-less
+    trusts keyed ``CIK...``, CIK) matches. Flows are recomputed for funds whose daily rows changed
+    and for funds with daily rows whose creation unit changed (odd-lot flags depend on it).
+    `known_funds_only` (default: only for fund id maps) keeps `funds` rows of unknown tickers out.
+    """
+    from etfflow.sources.sec_files import FUND_IDS_SOURCE
+
+    if known_funds_only is None:
+        known_funds_only = batch.source == FUND_IDS_SOURCE
+    results: dict[str, UpsertResult] = {}
+    notes: list[str] = []
+    tables = dict(batch.tables)
+    touched: set[str] = set()
+    refresh: set[str] = set()
+    with store.transaction():
+        funds = tables.pop("funds", None)
+        if funds is not None:
+            before = _units(store)
+            res, kept = merge_funds(store, funds, known_only=known_funds_only)
+            results["funds"] = res
+            if known_funds_only and kept < funds.height:
+                notes.append(
+                    f"{funds.height - kept} fund id rows skipped: tickers not in the warehouse or taxonomy"
+                )
+            touched |= set(funds["ticker"].to_list()) if not known_funds_only else set()
+            after = _units(store)
+            changed_units = {t for t in after if after.get(t) != before.get(t)}
+            if changed_units:
+                with_daily = _tickers_with_daily(store, sorted(changed_units))
+                refresh |= with_daily
+                if with_daily:
+                    notes.append(
+                        f"creation unit changed for {', '.join(sorted(with_daily))}: flows recomputed"
+                    )
+        daily = batch.daily
+        if daily.height:
+            res = store.upsert("daily", daily, file=batch.file)
+            results["daily"] = res
+            daily_tickers = set(daily["ticker"].to_list())
+            touched |= daily_tickers
+            if res.added or res.changed:
+                refresh |= daily_tickers
+        elif "daily" not in results and not tables and funds is None:
+            results["daily"] = UpsertResult("daily", 0, 0, 0)
+        for name, rows in tables.items():
+            frame = fill_nport_tickers(store, rows) if name == "nport_monthly" else rows
+            if name == "nport_monthly":
+                touched |= set(frame["ticker"].drop_nulls().to_list())
+            results[name] = store.upsert(name, frame, file=batch.file)
+        if refresh:
+            refresh_flows(store, sorted(refresh))
+    return Written(results, sorted(touched), sorted(refresh), notes)
+
+
+def _units(store: Store) -> dict[str, int | None]:
+    f = funds_table(store)
+    return dict(zip(f["ticker"].to_list(), f["creation_unit_shares"].to_list(), strict=True))
+
+
+def _tickers_with_daily(store: Store, tickers: list[str]) -> set[str]:
+    got = store.query("SELECT DISTINCT ticker FROM daily WHERE ticker IN (SELECT unnest(?))", [tickers])
+    return set(got["ticker"].to_list())
+
+
+def merge_funds(store: Store, frame: pl.DataFrame, *, known_only: bool = False) -> tuple[UpsertResult, int]:
+    """Upsert partial `funds` rows column by column: a new non-null value wins, a null keeps what is stored.
+
+    With `known_only`, rows of tickers that are neither stored, in the taxonomy nor in `daily` are
+    left out. Returns the upsert result and the number of rows written.
+    """
+    from etfflow.universe import load_taxonomy
+
+    data = validate(frame, "funds")
+    if known_only:
+        known = set(store.read("funds")["ticker"].to_list()) | set(load_taxonomy()["ticker"].to_list())
+        known |= set(store.query("SELECT DISTINCT ticker FROM daily")["ticker"].to_list())
+        data = data.filter(pl.col("ticker").is_in(sorted(known)))
+    if data.height == 0:
+        return UpsertResult("funds", 0, 0, 0), 0
+    existing = store.read("funds", tickers=data["ticker"].to_list())
+    cols = [c for c in data.columns if c != "ticker"]
+    merged = data.join(existing, on="ticker", how="left", suffix="_old").select(
+        "ticker", *[pl.coalesce(c, f"{c}_old").alias(c) for c in cols]
+    )
+    return store.upsert("funds", merged), merged.height
+
+
+def fill_nport_tickers(store: Store, frame: pl.DataFrame) -> pl.DataFrame:
+    """Fill null `ticker`s of nport_monthly rows from the funds table (only where one fund matches)."""
+    if frame.height == 0 or frame["ticker"].null_count() == 0:
+        return frame
+    funds = funds_table(store)
+    by_series = (
+        funds.filter(pl.col("series_id").is_not_null())
+        .group_by("series_id")
+        .agg(pl.col("ticker").unique().alias("t"))
+        .filter(pl.col("t").list.len() == 1)
+        .select("series_id", pl.col("t").list.first().alias("_t"))
+    )
+    by_cik = (
+        funds.filter(pl.col("series_id").is_null() & pl.col("cik").is_not_null())
+        .group_by("cik")
+        .agg(pl.col("ticker").unique().alias("t"))
+        .filter(pl.col("t").list.len() == 1)
+        .select(("CIK" + pl.col("cik")).alias("series_id"), pl.col("t").list.first().alias("_t"))
+    )
+    keys = pl.concat([by_series, by_cik]).unique("series_id", keep="first")
+    return (
+        frame.join(keys, on="series_id", how="left")
+        .with_columns(pl.coalesce("ticker", "_t").alias("ticker"))
+        .drop("_t")
+    )
 
 
 def refresh_flows(store: Store, tickers: list[str] | None = None) -> int:
@@ -174,8 +335,8 @@ def load_demo(
         days=dates.n_unique(),
         daily_rows=market.daily.height,
         flow_rows=rows,
-        start=dates.min(),
-        end=dates.max(),
+        start=cast(dt.date, dates.min()),
+        end=cast(dt.date, dates.max()),
         upsert=res,
     )
 
@@ -193,14 +354,18 @@ def load_flows(
 
 
 def funds_table(store: Store) -> pl.DataFrame:
-    """The warehouse's funds, completed by the shipped taxonomy for funds it does not describe."""
+    """The funds: stored rows merged over the shipped taxonomy column by column (stored non-null wins)."""
     from etfflow.universe import load_taxonomy
 
     stored = store.read("funds")
     tax = load_taxonomy()
     if stored.height == 0:
         return tax
-    return pl.concat([stored, tax.join(stored.select("ticker"), on="ticker", how="anti")])
+    cols = [c for c in tax.columns if c != "ticker"]
+    both = stored.join(tax, on="ticker", how="left", suffix="_tax").select(
+        "ticker", *[pl.coalesce(c, f"{c}_tax").alias(c) for c in cols]
+    )
+    return pl.concat([both, tax.join(stored.select("ticker"), on="ticker", how="anti")])
 
 
 def synthetic_label(store: Store) -> str | None:
@@ -209,3 +374,77 @@ def synthetic_label(store: Store) -> str | None:
     if not n:
         return None
     return "SYNTHETIC demo data (etfflow demo market) - not market data"
+
+
+def import_vendor_flows(
+    store: Store,
+    path: Path,
+    *,
+    source: str = "vendor",
+    units: str | None = None,
+    ticker: str | None = None,
+) -> ImportSummary:
+    """Import a vendor's date,ticker,flow CSV into `vendor_flows` (one transaction, idempotent)."""
+    from etfflow.sources.vendor_flows import read_vendor_flows
+
+    _refuse_synthetic(store)
+    batch = read_vendor_flows(path, source=source, units=units, ticker=ticker)
+    frame = batch.tables["vendor_flows"]
+    with store.transaction():
+        res = store.upsert("vendor_flows", frame, file=str(path))
+        new_file = store.record_file(file_sha256(path), str(path), batch.source, frame.height)
+    return ImportSummary(
+        file=str(path),
+        format=batch.source,
+        rows=frame.height,
+        added=res.added,
+        changed=res.changed,
+        unchanged=res.unchanged,
+        tickers=sorted(set(frame["ticker"].to_list())),
+        dropped=dict(batch.dropped),
+        notes=list(batch.notes),
+        already_imported=not new_file,
+        tables={"vendor_flows": _counts(res)},
+    )
+
+
+def nport_table(store: Store, key: str | None = None) -> pl.DataFrame:
+    """Stored N-PORT monthly flows with tickers resolved; `key` is a ticker or a series id (all when None)."""
+    frame = fill_nport_tickers(store, store.read("nport_monthly"))
+    if key is None:
+        return frame
+    k = key.strip().upper()
+    hit = frame.filter((pl.col("series_id") == k) | (pl.col("ticker") == k))
+    if hit.height == 0:
+        funds = funds_table(store).filter(pl.col("ticker") == k)
+        sid = funds["series_id"].drop_nulls().to_list() + [
+            f"CIK{c}" for c in funds["cik"].drop_nulls().to_list()
+        ]
+        hit = frame.filter(pl.col("series_id").is_in(sid))
+    return hit
+
+
+def reconcile_store(
+    store: Store,
+    *,
+    tickers: list[str] | None = None,
+    abs_tol: float | None = None,
+    rel_tol: float | None = None,
+    all_months: bool = False,
+) -> pl.DataFrame:
+    """Reconcile the warehouse's daily flows and vendor flows with its N-PORT monthly flows."""
+    from etfflow import reconcile as rc
+
+    nport = nport_table(store)
+    if tickers is not None:
+        nport = nport.filter(pl.col("ticker").is_in(tickers))
+    flows = store.read("flows_daily", tickers=tickers)
+    vendor = store.read("vendor_flows", tickers=tickers)
+    return rc.reconcile(
+        rc.daily_monthly(flows),
+        nport,
+        rc.vendor_monthly(vendor),
+        abs_tol=rc.DEFAULT_ABS_TOL if abs_tol is None else abs_tol,
+        rel_tol=rc.DEFAULT_REL_TOL if rel_tol is None else rel_tol,
+        all_months=all_months,
+    )

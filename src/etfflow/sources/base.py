@@ -45,13 +45,18 @@ _THOUSANDS = r"^[-+]?\$?\d{1,3}(,\d{3})+(\.\d*)?$"
 
 @dataclass(frozen=True)
 class ImportBatch:
-    """One imported file: validated `daily` rows plus every row dropped (counted by reason) and notes."""
+    """One imported file: validated `daily` rows, other canonical tables, rows dropped (by reason), notes.
+
+    `tables` maps a canonical table name (nport_monthly, holdings, funds, ...) to validated rows; a
+    `funds` frame may be partial (null columns mean "not stated", never "erase").
+    """
 
     source: str
     file: str
     daily: pl.DataFrame
     dropped: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
 
 
 def read_bytes(path: PathLike) -> bytes:

@@ -27,6 +27,15 @@ from etfflow.sources.ishares import (
     sniff_ishares_shares_csv,
     sniff_ishares_workbook,
 )
+from etfflow.sources.sec_files import (
+    read_fund_ids_file,
+    read_ncen_file,
+    read_nport_dataset_file,
+    read_nport_file,
+    sniff_fund_ids,
+)
+from etfflow.sources.sec_ncen import is_ncen_submission
+from etfflow.sources.sec_nport import is_nport_dataset_zip, is_nport_xml
 from etfflow.sources.ssga import read_ssga_gld_csv, sniff_ssga_gld_csv
 
 __all__ = ["FORMATS", "HEAD_BYTES", "Format", "detect_format", "read_file", "register"]
@@ -59,6 +68,12 @@ def register(fmt: Format, *, before: str | None = "generic_parquet") -> None:
         raise ConfigError(f"format {fmt.name!r} is already registered")
     names = [f.name for f in FORMATS]
     FORMATS.insert(names.index(before) if before in names else len(FORMATS), fmt)
+
+
+register(Format("sec_nport_xml", is_nport_xml, read_nport_file))
+register(Format("sec_ncen", is_ncen_submission, read_ncen_file))
+register(Format("sec_nport_dataset", is_nport_dataset_zip, read_nport_dataset_file))
+register(Format("sec_fund_ids", sniff_fund_ids, read_fund_ids_file))
 
 
 def _head(path: PathLike) -> bytes:
