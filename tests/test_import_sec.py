@@ -229,3 +229,19 @@ def test_demo_warehouse_refuses_sec_files(sec: Path, tmp_path: Path) -> None:
         store.upsert("daily", pl.DataFrame(row))
     code, out = run("import", str(nport7(sec)), "--db", str(db))
     assert code == 5 and "synthetic" in out
+
+
+def test_ncen_etf_table(shared_data: Path, tmp_path: Path) -> None:
+    """AB Active ETFs N-CEN: 22 ETF series; units 12 x 50k, 6 x 25k, 2 x 10k, 1 x 15k, 1 x 20k."""
+    from etfflow import pipeline
+    from etfflow.store import Store
+
+    with Store(tmp_path / "w.duckdb") as store:
+        pipeline.import_paths(store, [shared_data / "sec" / "ncen" / "0001410368-26-010918.txt"])
+        etf = store.read("ncen_etf")
+        aps = store.read("authorized_participants")
+    assert etf.height == 22
+    assert sorted(etf["creation_unit_shares"].to_list()) == sorted(
+        [50_000] * 12 + [25_000] * 6 + [10_000] * 2 + [15_000, 20_000]
+    )
+    assert aps.height == 484 and aps["filed_on"].null_count() == 0

@@ -94,3 +94,19 @@ def test_db_path_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     monkeypatch.setenv("ETFFLOW_DB", str(tmp_path / "env.duckdb"))
     assert resolve_db_path() == tmp_path / "env.duckdb"
     assert resolve_db_path(tmp_path / "arg.duckdb") == tmp_path / "arg.duckdb"
+
+
+def test_old_warehouse_gains_new_columns(tmp_db: Path) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(tmp_db))
+    con.execute(
+        "CREATE TABLE daily (date DATE, ticker VARCHAR, source VARCHAR, nav DOUBLE, "
+        "PRIMARY KEY (date, ticker, source))"
+    )
+    con.execute("INSERT INTO daily VALUES ('2024-01-02', 'A', 'csv', 1.5)")
+    con.close()
+    with Store(tmp_db) as s:
+        got = s.read("daily")
+        assert got["nav"].to_list() == [1.5] and got["open"].to_list() == [None]
+        assert s.upsert("daily", rows([1.5])).changed == 1  # the new columns now hold values

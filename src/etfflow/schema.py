@@ -172,9 +172,29 @@ AUTHORIZED_PARTICIPANTS = Table(
         Column("purchased_usd", pl.Float64(), unit="USD"),
         Column("redeemed_usd", pl.Float64(), unit="USD"),
         Column("accession", pl.String()),
+        Column("filed_on", pl.Date(), doc="N-CEN arrives about 75 days after report_date"),
     ),
     key=("series_id", "report_date", "ap_name"),
     doc="Form N-CEN authorised participants per ETF series.",
+)
+
+NCEN_ETF = Table(
+    "ncen_etf",
+    (
+        Column("series_id", pl.String(), required=True),
+        Column("report_date", pl.Date(), required=True),
+        Column("ticker", pl.String()),
+        Column("creation_unit_shares", pl.Int64(), unit="shares", nonnegative=True),
+        Column("cash_pct_purchased", pl.Float64(), unit="percent"),
+        Column("in_kind_pct_purchased", pl.Float64(), unit="percent", doc="kept as filed (can exceed 100)"),
+        Column("cash_pct_redeemed", pl.Float64(), unit="percent"),
+        Column("in_kind_pct_redeemed", pl.Float64(), unit="percent"),
+        Column("is_in_kind_etf", pl.Boolean()),
+        Column("accession", pl.String()),
+        Column("filed_on", pl.Date()),
+    ),
+    key=("series_id", "report_date"),
+    doc="Form N-CEN Item E per ETF series: creation unit and cash / in-kind mix.",
 )
 
 VENDOR_FLOWS = Table(
@@ -191,7 +211,16 @@ VENDOR_FLOWS = Table(
 
 TABLES: dict[str, Table] = {
     t.name: t
-    for t in (FUNDS, DAILY, FLOWS_DAILY, NPORT_MONTHLY, HOLDINGS, AUTHORIZED_PARTICIPANTS, VENDOR_FLOWS)
+    for t in (
+        FUNDS,
+        DAILY,
+        FLOWS_DAILY,
+        NPORT_MONTHLY,
+        HOLDINGS,
+        AUTHORIZED_PARTICIPANTS,
+        NCEN_ETF,
+        VENDOR_FLOWS,
+    )
 }
 
 

@@ -97,7 +97,22 @@ class Store:
             with self.transaction():
                 for t in TABLES.values():
                     self._con.execute(_ddl(t))
+                    self._add_missing_columns(t)
                 self._con.execute(_FILES_DDL)
+
+    def _add_missing_columns(self, table: Table) -> None:
+        """Additive migration: columns the schema gained since the file was made are added (null)."""
+        have = {
+            r[0]
+            for r in self._con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table.name]
+            ).fetchall()
+        }
+        for c in table.columns:
+            if c.name not in have:
+                self._con.execute(
+                    f"ALTER TABLE {_q(table.name)} ADD COLUMN {_q(c.name)} {_SQL_TYPES[type(c.dtype)]}"
+                )
 
     def close(self) -> None:
         """Close the connection."""

@@ -14,7 +14,7 @@ import polars as pl
 from etfflow.schema import empty, validate
 from etfflow.sources.base import ImportBatch, PathLike, read_bytes
 from etfflow.sources.sec_ids import FundIdMap, load_fund_ids
-from etfflow.sources.sec_ncen import authorized_participants_frame, funds_frame, parse_ncen
+from etfflow.sources.sec_ncen import authorized_participants_frame, funds_frame, ncen_etf_frame, parse_ncen
 from etfflow.sources.sec_nport import (
     holdings_frame,
     monthly_flows_frame,
@@ -88,7 +88,7 @@ def read_ncen_file(path: PathLike) -> ImportBatch:
         daily=empty("daily"),
         dropped=dropped,
         notes=notes,
-        tables={"funds": funds, "authorized_participants": aps},
+        tables={"funds": funds, "authorized_participants": aps, "ncen_etf": ncen_etf_frame(filing)},
     )
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "authorized_participants_frame",
     "funds_frame",
     "is_ncen_submission",
+    "ncen_etf_frame",
     "parse_ncen",
 ]
 
@@ -348,6 +349,7 @@ def authorized_participants_frame(filing: NcenFiling, *, no_series: NoSeries = "
             "purchased_usd": ap.purchased_usd,
             "redeemed_usd": ap.redeemed_usd,
             "accession": filing.accession,
+            "filed_on": filing.filed_on,
         }
         for etf in filing.etfs
         for ap in etf.authorized_participants
@@ -360,8 +362,43 @@ def authorized_participants_frame(filing: NcenFiling, *, no_series: NoSeries = "
         "purchased_usd": pl.Float64(),
         "redeemed_usd": pl.Float64(),
         "accession": pl.String(),
+        "filed_on": pl.Date(),
     }
     return validate(pl.DataFrame(rows, schema=schema), "authorized_participants", file=filing.accession)
+
+
+def ncen_etf_frame(filing: NcenFiling, *, no_series: NoSeries = "cik") -> pl.DataFrame:
+    """Every ETF's creation unit and cash / in-kind mix as a validated `ncen_etf` frame."""
+    rows = [
+        {
+            "series_id": _series_key(filing, etf, no_series),
+            "report_date": filing.report_date,
+            "ticker": etf.ticker,
+            "creation_unit_shares": etf.creation_unit_shares,
+            "cash_pct_purchased": etf.cash_pct_purchased,
+            "in_kind_pct_purchased": etf.in_kind_pct_purchased,
+            "cash_pct_redeemed": etf.cash_pct_redeemed,
+            "in_kind_pct_redeemed": etf.in_kind_pct_redeemed,
+            "is_in_kind_etf": etf.is_in_kind_etf,
+            "accession": filing.accession,
+            "filed_on": filing.filed_on,
+        }
+        for etf in filing.etfs
+    ]
+    schema = {
+        "series_id": pl.String(),
+        "report_date": pl.Date(),
+        "ticker": pl.String(),
+        "creation_unit_shares": pl.Int64(),
+        "cash_pct_purchased": pl.Float64(),
+        "in_kind_pct_purchased": pl.Float64(),
+        "cash_pct_redeemed": pl.Float64(),
+        "in_kind_pct_redeemed": pl.Float64(),
+        "is_in_kind_etf": pl.Boolean(),
+        "accession": pl.String(),
+        "filed_on": pl.Date(),
+    }
+    return validate(pl.DataFrame(rows, schema=schema), "ncen_etf", file=filing.accession)
 
 
 def is_ncen_submission(head: bytes) -> bool:
