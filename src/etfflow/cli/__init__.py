@@ -5,6 +5,7 @@ from __future__ import annotations
 # Importing the command modules registers their commands on `app`.
 from etfflow.cli import core as _core  # noqa: F401  (side effect: registration)
 from etfflow.cli import data as _data  # noqa: F401  (side effect: registration)
+from etfflow.cli import report as _report  # noqa: F401  (side effect: registration)
 from etfflow.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
+from etfflow import calendar
 from etfflow.flows.aggregate import clean
 from etfflow.flows.flags import EXCLUDED_BY_DEFAULT
+from etfflow.signals.common import tilt_ratio
 
-__all__ = ["cd_ratio", "last_sessions", "top_flows", "window_totals"]
+__all__ = [
+    "GroupFlows",
+    "cd_ratio",
+    "group_totals",
+    "last_sessions",
+    "report_window",
+    "top_flows",
+    "window_totals",
+]
 
 
 def last_sessions(flows: pl.DataFrame, window: int, as_of: dt.date | None = None) -> pl.DataFrame:
@@ -61,9 +73,105 @@ def cd_ratio(cyclical: float, defensive: float) -> float | None:
 
     Equals C / (C + D) when both flows are positive, and stays meaningful when one or both are
     negative (the naive C / (C + D) does not): C=-1, D=-3 gives 0.75, as cyclicals lost less.
-    None when both are zero.
+    C in and D out gives 1, the reverse 0. None when both are zero. (`tilt_ratio` with a=C, b=D.)
     """
-    denom = abs(cyclical) + abs(defensive)
-    if denom == 0:
+    return tilt_ratio(cyclical, defensive)
+
+
+def report_window(
+    flows: pl.DataFrame, window: int, as_of: dt.date | None = None
+) -> tuple[dt.date, dt.date] | None:
+    """First and last trade date of the last `window` NYSE sessions ending at the latest flow <= as_of.
+
+    The window is counted on the exchange calendar, not on the dates present, so a hole in the data
+    never stretches it. None when no flow is dated on or before `as_of`.
+    """
+    f = flows if as_of is None else flows.filter(pl.col("date") <= as_of)
+    if f.height == 0:
         return None
-    return 0.5 + (cyclical - defensive) / (2 * denom)
+    end = f["date"].max()
+    assert isinstance(end, dt.date)
+    sess = calendar.sessions(None, end)
+    first = sess[max(0, len(sess) - max(window, 1))]
+    return dt.date.fromisoformat(str(first)), end
+
+
+@dataclass(frozen=True)
+class GroupFlows:
+    """Net flows of a set of taxonomy groups over one window, with what has no data."""
+
+    table: pl.DataFrame  # group, flow_usd, aum_start_usd, flow_pct_aum, funds, known, tickers
+    missing_groups: list[str]  # expected groups without any fund with data
+    missing_funds: list[str]  # known funds of those groups without data in the window
+
+    def get(self, group: str) -> dict[str, Any] | None:
+        """The row of one group, or None when it has no data."""
+        rows = self.table.filter(pl.col("group") == group).to_dicts()
+        return rows[0] if rows else None
+
+    def total(self, groups: tuple[str, ...] | list[str]) -> tuple[float | None, float | None, list[str]]:
+        """Summed flow and start AUM of `groups` (None when none has data), and the funds that had data."""
+        sub = self.table.filter(pl.col("group").is_in(list(groups)))
+        if sub.height == 0:
+            return None, None, []
+        aum = sub["aum_start_usd"].drop_nulls()
+        tickers = sorted(t for ts in sub["tickers"].to_list() for t in ts)
+        return float(sub["flow_usd"].sum()), (float(aum.sum()) if aum.len() else None), tickers
+
+
+def group_totals(
+    totals: pl.DataFrame,
+    funds: pl.DataFrame,
+    *,
+    category: str | None = None,
+    groups: tuple[str, ...] | list[str] | None = None,
+    by: str = "group",
+) -> GroupFlows:
+    """Sum a `window_totals` frame by taxonomy group (all funds of a group), keeping what is missing.
+
+    `groups` fixes the expected groups (and their order); by default every group of `category`
+    in `funds`. A group none of whose funds has a flow in the window is listed as missing, never
+    reported as a zero flow.
+    """
+    members = funds if category is None else funds.filter(pl.col("category") == category)
+    members = members.filter(pl.col(by).is_not_null())
+    if groups is not None:
+        members = members.filter(pl.col(by).is_in(list(groups)))
+        expected = list(groups)
+    else:
+        expected = sorted(set(members[by].to_list()))
+    known = members.group_by(by).agg(pl.len().cast(pl.Int32).alias("known"))
+    data = totals.select("ticker", "flow_usd", "aum_start_usd").join(
+        members.select("ticker", by), on="ticker", how="inner"
+    )
+    table = (
+        data.group_by(by)
+        .agg(
+            pl.col("flow_usd").sum(),
+            pl.col("aum_start_usd").sum(),
+            pl.len().cast(pl.Int32).alias("funds"),
+            pl.col("ticker").sort().alias("tickers"),
+        )
+        .join(known, on=by, how="left")
+        .with_columns(
+            pl.when(pl.col("aum_start_usd") > 0)
+            .then(pl.col("flow_usd") / pl.col("aum_start_usd"))
+            .otherwise(None)
+            .alias("flow_pct_aum")
+        )
+        .rename({by: "group"})
+        .select("group", "flow_usd", "aum_start_usd", "flow_pct_aum", "funds", "known", "tickers")
+    )
+    order = {g: i for i, g in enumerate(expected)}
+    table = (
+        table.with_columns(pl.col("group").replace_strict(order, default=len(order)).alias("_o"))
+        .sort("_o", "group")
+        .drop("_o")
+    )
+    present = set(table["group"].to_list())
+    missing = [g for g in expected if g not in present]
+    with_data = set(data["ticker"].to_list())
+    missing_funds = sorted(
+        t for t, g in zip(members["ticker"], members[by], strict=True) if g in missing and t not in with_data
+    )
+    return GroupFlows(table=table, missing_groups=missing, missing_funds=missing_funds)

@@ -1,0 +1,290 @@
+"""Inline SVG charts drawn in Python (no JavaScript, no CDN): bars, lines and a heatmap.
+
+Every chart is one `<svg>` element with a `data-chart` attribute naming it, a `<title>` for screen
+readers, and `<title>` tooltips on its marks; the HTML renderer inlines them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from html import escape
+
+__all__ = ["PALETTE", "bar_chart", "heatmap", "line_chart", "nice_ticks"]
+
+#: colour-blind-safe categorical palette (Okabe-Ito, then Tableau) for up to 12 series
+PALETTE: tuple[str, ...] = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+    "#8C564B",
+    "#9467BD",
+    "#7F7F7F",
+    "#17BECF",
+    "#1F3A93",
+    "#8C8C00",
+)
+POS = "#1a9850"
+NEG = "#d73027"
+FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif"
+
+Fmt = Callable[[float], str]
+
+
+def _e(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    """Round tick values covering [lo, hi] (about n of them)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return [0.0]
+    if hi == lo:
+        hi, lo = hi + 1.0, lo - 1.0
+    raw = (hi - lo) / max(n, 1)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    start = math.floor(lo / step) * step
+    ticks = []
+    v = start
+    while v <= hi + step * 1e-9:
+        ticks.append(round(v, 12))
+        v += step
+    if ticks[-1] < hi:
+        ticks.append(round(v, 12))
+    return ticks
+
+
+def _svg_open(chart: str, title: str, width: int, height: int) -> list[str]:
+    return [
+        f'<svg data-chart="{_e(chart)}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="100%" role="img" aria-label="{_e(title)}" style="max-width:{width}px;{FONT}">',
+        f"<title>{_e(title)}</title>",
+        f'<text x="0" y="16" font-size="14" font-weight="600" fill="#222">{_e(title)}</text>',
+    ]
+
+
+def _empty(chart: str, title: str, width: int, note: str) -> str:
+    out = _svg_open(chart, title, width, 60)
+    out.append(f'<rect x="0" y="26" width="{width}" height="30" fill="#f4f4f4"/>')
+    out.append(f'<text x="10" y="46" font-size="12" fill="#555">{_e(note)}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def bar_chart(
+    items: Sequence[tuple[str, float]],
+    *,
+    chart: str,
+    title: str,
+    fmt: Fmt,
+    width: int = 720,
+    bar: int = 20,
+    label_width: int = 190,
+    note: str = "no data",
+) -> str:
+    """Horizontal bars around a zero line: inflows green to the right, outflows red to the left."""
+    items = [(lbl, v) for lbl, v in items if v is not None and math.isfinite(v)]
+    if not items:
+        return _empty(chart, title, width, note)
+    top, gap = 30, 6
+    height = top + len(items) * (bar + gap) + 26
+    lo = min(0.0, *(v for _, v in items))
+    hi = max(0.0, *(v for _, v in items))
+    # room for value labels left of outflow bars and right of inflow bars
+    plot_l = label_width + (80 if lo < 0 else 10)
+    plot_r = width - (85 if hi > 0 else 10)
+    if lo == hi:
+        hi = 1.0
+    span = hi - lo
+
+    def x(v: float) -> float:
+        return plot_l + (v - lo) / span * (plot_r - plot_l)
+
+    out = _svg_open(chart, title, width, height)
+    zero = x(0.0)
+    for t in nice_ticks(lo, hi, 4):
+        if lo - 1e-12 <= t <= hi + 1e-12:
+            tx = x(t)
+            out.append(f'<line x1="{tx:.1f}" y1="{top - 4}" x2="{tx:.1f}" y2="{height - 22}" stroke="#eee"/>')
+            out.append(
+                f'<text x="{tx:.1f}" y="{height - 8}" font-size="10" fill="#777" text-anchor="middle">'
+                f"{_e(fmt(t))}</text>"
+            )
+    for i, (lbl, v) in enumerate(items):
+        y = top + i * (bar + gap)
+        x0, x1 = sorted((zero, x(v)))
+        colour = POS if v >= 0 else NEG
+        out.append(
+            f'<rect x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 1.0):.1f}" height="{bar}" '
+            f'fill="{colour}" rx="2">'
+            f"<title>{_e(lbl)}: {_e(fmt(v))}</title></rect>"
+        )
+        out.append(
+            f'<text x="{label_width - 8}" y="{y + bar * 0.7:.1f}" font-size="12" fill="#333" '
+            f'text-anchor="end">{_e(lbl)}</text>'
+        )
+        tx, anchor = (x1 + 4, "start") if v >= 0 else (x0 - 4, "end")
+        out.append(
+            f'<text x="{tx:.1f}" y="{y + bar * 0.7:.1f}" font-size="11" fill="#333" text-anchor="{anchor}">'
+            f"{_e(fmt(v))}</text>"
+        )
+    out.append(f'<line x1="{zero:.1f}" y1="{top - 4}" x2="{zero:.1f}" y2="{height - 22}" stroke="#444"/>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def line_chart(
+    series: Mapping[str, Sequence[float | None]],
+    x_labels: Sequence[str],
+    *,
+    chart: str,
+    title: str,
+    fmt: Fmt,
+    width: int = 900,
+    height: int = 360,
+    bands: Sequence[tuple[float, str]] = (),
+    y_range: tuple[float, float] | None = None,
+    colours: dict[str, str] | None = None,
+    note: str = "no data",
+) -> str:
+    """Lines over shared x labels with direct end labels; `bands` draws dashed reference lines."""
+    vals = [v for s in series.values() for v in s if v is not None and math.isfinite(v)]
+    if not vals or len(x_labels) == 0:
+        return _empty(chart, title, width, note)
+    left, right, top, bottom = 70, 170, 30, 40
+    pw, ph = width - left - right, height - top - bottom
+    lo, hi = y_range if y_range else (min(*vals, 0.0), max(*vals, 0.0))
+    ticks = nice_ticks(lo, hi, 5)
+    if not y_range:
+        lo, hi = min(ticks[0], lo), max(ticks[-1], hi)
+    if hi == lo:
+        hi = lo + 1.0
+    n = len(x_labels)
+
+    def x(i: int) -> float:
+        return left + (i / max(n - 1, 1)) * pw
+
+    def y(v: float) -> float:
+        return top + (hi - v) / (hi - lo) * ph
+
+    out = _svg_open(chart, title, width, height)
+    for t in ticks:
+        if lo - 1e-12 <= t <= hi + 1e-12:
+            out.append(f'<line x1="{left}" y1="{y(t):.1f}" x2="{left + pw}" y2="{y(t):.1f}" stroke="#eee"/>')
+            out.append(
+                f'<text x="{left - 6}" y="{y(t) + 4:.1f}" font-size="10" fill="#777" text-anchor="end">'
+                f"{_e(fmt(t))}</text>"
+            )
+    if lo < 0 < hi:
+        out.append(f'<line x1="{left}" y1="{y(0):.1f}" x2="{left + pw}" y2="{y(0):.1f}" stroke="#999"/>')
+    for bv, lbl in bands:
+        out.append(
+            f'<line x1="{left}" y1="{y(bv):.1f}" x2="{left + pw}" y2="{y(bv):.1f}" stroke="#888" '
+            f'stroke-dasharray="5 4"/>'
+        )
+        out.append(f'<text x="{left + 4}" y="{y(bv) - 4:.1f}" font-size="10" fill="#666">{_e(lbl)}</text>')
+    step = max(1, math.ceil(n / max(2, pw // 75)))
+    for i in range(0, n, step):
+        out.append(
+            f'<text x="{x(i):.1f}" y="{height - 18}" font-size="10" fill="#777" text-anchor="middle">'
+            f"{_e(x_labels[i])}</text>"
+        )
+    ends: list[tuple[float, str, str]] = []
+    for k, (name, s) in enumerate(series.items()):
+        colour = (colours or {}).get(name, PALETTE[k % len(PALETTE)])
+        parts, pen = [], "M"
+        for i, v in enumerate(s):
+            if v is None or not math.isfinite(v):
+                pen = "M"
+                continue
+            parts.append(f"{pen}{x(i):.1f},{y(v):.1f}")
+            pen = "L"
+        if not parts:
+            continue
+        last = next(float(v) for v in reversed(s) if v is not None and math.isfinite(v))
+        out.append(
+            f'<path d="{" ".join(parts)}" fill="none" stroke="{colour}" stroke-width="2">'
+            f"<title>{_e(name)}: {_e(fmt(last))} at the end</title></path>"
+        )
+        ends.append((y(last), name, colour))
+    ends.sort()
+    placed: list[float] = []
+    for yy, name, colour in ends:
+        ly = max(yy, placed[-1] + 12) if placed else yy
+        placed.append(ly)
+        out.append(
+            f'<text x="{left + pw + 6}" y="{ly + 4:.1f}" font-size="11" fill="{colour}">{_e(name)}</text>'
+        )
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _diverging(v: float, scale: float) -> str:
+    """Red (outflow) - white - green (inflow) colour for v in [-scale, scale]."""
+    t = max(-1.0, min(1.0, v / scale)) if scale > 0 else 0.0
+    if t >= 0:
+        r, g, b = (255 + (26 - 255) * t, 255 + (152 - 255) * t, 255 + (80 - 255) * t)
+    else:
+        r, g, b = (255 + (215 - 255) * -t, 255 + (48 - 255) * -t, 255 + (39 - 255) * -t)
+    return f"#{round(r):02x}{round(g):02x}{round(b):02x}"
+
+
+def heatmap(
+    rows: Sequence[str],
+    cols: Sequence[str],
+    values: Sequence[Sequence[float | None]],
+    *,
+    chart: str,
+    title: str,
+    fmt: Fmt,
+    width: int = 900,
+    cell_h: int = 22,
+    label_width: int = 180,
+    note: str = "no data",
+) -> str:
+    """Rows x columns of coloured cells (diverging around zero); grey where there is no data."""
+    vals = [abs(v) for r in values for v in r if v is not None and math.isfinite(v)]
+    if not vals or not rows or not cols:
+        return _empty(chart, title, width, note)
+    scale = sorted(vals)[int(0.9 * (len(vals) - 1))] or max(vals) or 1.0
+    top = 30
+    cw = (width - label_width - 10) / len(cols)
+    height = top + len(rows) * cell_h + 50
+    out = _svg_open(chart, title, width, height)
+    for i, name in enumerate(rows):
+        y = top + i * cell_h
+        out.append(
+            f'<text x="{label_width - 6}" y="{y + cell_h * 0.68:.1f}" font-size="11" fill="#333" '
+            f'text-anchor="end">{_e(name)}</text>'
+        )
+        for j, c in enumerate(cols):
+            v = values[i][j]
+            ok = v is not None and math.isfinite(v)
+            fill = _diverging(v, scale) if ok and v is not None else "#d9d9d9"
+            tip = f"{name}, week of {c}: {fmt(v) if ok and v is not None else 'no data'}"
+            out.append(
+                f'<rect x="{label_width + j * cw:.1f}" y="{y}" width="{cw - 1:.1f}" height="{cell_h - 1}" '
+                f'fill="{fill}"><title>{_e(tip)}</title></rect>'
+            )
+    step = max(1, math.ceil(len(cols) / 9))
+    for j in range(0, len(cols), step):
+        out.append(
+            f'<text x="{label_width + (j + 0.5) * cw:.1f}" y="{top + len(rows) * cell_h + 14}" '
+            f'font-size="10" fill="#777" text-anchor="middle">{_e(cols[j])}</text>'
+        )
+    ly = top + len(rows) * cell_h + 26
+    for k, t in enumerate((-1.0, -0.5, 0.0, 0.5, 1.0)):
+        out.append(
+            f'<rect x="{label_width + k * 70}" y="{ly}" width="70" height="10" '
+            f'fill="{_diverging(t * scale, scale)}" stroke="#ccc"/>'
+        )
+        out.append(
+            f'<text x="{label_width + k * 70 + 35}" y="{ly + 21}" font-size="9" fill="#777" '
+            f'text-anchor="middle">{_e(fmt(t * scale))}</text>'
+        )
+    out.append("</svg>")
+    return "\n".join(out)
