@@ -14,8 +14,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+DEMO_DB ?= $(HOME)/.etfflow/demo.duckdb
+
 demo: $(STAMP)
-	$(BIN)/etfflow demo
+	$(BIN)/etfflow demo --db $(DEMO_DB)
+	$(BIN)/etfflow report --db $(DEMO_DB) --format md
+	$(BIN)/etfflow report --db $(DEMO_DB) --format html
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -29,6 +33,8 @@ test: $(STAMP) lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_flows.py
+	$(BIN)/python benchmarks/bench_sweep.py
+	$(BIN)/python benchmarks/bench_report.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

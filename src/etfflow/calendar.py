@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -24,10 +26,32 @@ _END = "2035-12-31"
 
 @lru_cache(maxsize=1)
 def _all_sessions() -> np.ndarray:
+    """XNYS sessions 1990-2035, cached on disk per exchange_calendars version (its setup takes ~1-2 s)."""
+    from importlib.metadata import version
+
+    cache = _cache_dir() / f"xnys-{version('exchange_calendars')}-{_START}-{_END}.npy"
+    try:
+        out: np.ndarray = np.load(cache)
+        return out
+    except (OSError, ValueError):
+        pass
     import exchange_calendars as xc
 
     cal = xc.get_calendar("XNYS", start=_START, end=_END)
-    return np.asarray(cal.sessions.values.astype("datetime64[D]"))
+    s = np.asarray(cal.sessions.values.astype("datetime64[D]"))
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, s)
+        os.replace(tmp, cache)  # atomic: concurrent processes never read half a file
+    except OSError:
+        pass  # a read-only home only costs the setup time again
+    return s
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path("~/.cache").expanduser())
+    return Path(base) / "etfflow"
 
 
 def sessions(start: dt.date | str | None = None, end: dt.date | str | None = None) -> np.ndarray:

@@ -12,7 +12,6 @@ from typing import Any, cast
 import polars as pl
 
 from etfflow.errors import ConfigError
-from etfflow.flows.daily import compute_flows, merge_sources
 from etfflow.schema import empty, validate
 from etfflow.sources.base import ImportBatch
 from etfflow.store import Store, UpsertResult
@@ -281,6 +280,8 @@ def refresh_flows(store: Store, tickers: list[str] | None = None) -> int:
     daily = store.read("daily", tickers=tickers)
     if tickers is None:
         tickers = sorted(set(daily["ticker"].to_list()))
+    from etfflow.flows.daily import compute_flows, merge_sources  # numba: only when flows are computed
+
     merged = merge_sources(daily) if daily.height else daily
     flows = compute_flows(merged, funds_table(store)) if merged.height else empty("flows_daily")
     return store.replace("flows_daily", flows, tickers=tickers)
@@ -370,7 +371,7 @@ def funds_table(store: Store) -> pl.DataFrame:
 
 def synthetic_label(store: Store) -> str | None:
     """The synthetic-data label when the warehouse holds demo rows, else None."""
-    n = store.query("SELECT count(*) AS n FROM daily WHERE source = 'demo'")["n"][0]
+    n = store.query("SELECT count(*) AS n FROM (SELECT 1 FROM daily WHERE source = 'demo' LIMIT 1)")["n"][0]
     if not n:
         return None
     return "SYNTHETIC demo data (etfflow demo market) - not market data"
