@@ -19,6 +19,9 @@ Model, per fund i (group g) and NYSE session t; a(t) = a fraction of AUM, "units
 - Price pressure: P_g,t = rho P_g,t-1 + price_pressure F_g,t (F = the group's net flow as a
   fraction of its AUM); extreme outflows push prices down and the push reverts with half-life
   `pressure_halflife` sessions, so buying after outflows earns over the following weeks.
+- Open: the session's open is the prior NAV (split- and distribution-adjusted) moved by
+  `overnight_share` of the session's NAV return, times (1 + an opening premium phi p_t-1 + sd eps);
+  drawn from its own seeded stream, so adding it left every other column unchanged.
 - Data artefacts: splits (NAV above `split_above` -> k-for-1; below `split_below` -> 1-for-4),
   gaps (null shares counts), one bad print (a one-row shares spike) and the reporting lag: the row
   for date d states the shares outstanding after the trades of d - so_lag (in the units of date d).
@@ -75,6 +78,7 @@ class DemoParams:
     launch_units: int = 10
     so_lag: int = 1
     default_creation_unit: int = 50_000
+    overnight_share: float = 0.4
 
 
 PRESETS: dict[str, DemoParams] = {
@@ -533,6 +537,19 @@ def _simulate(p: DemoParams, f: _Funds, n_days: int, dates: npt.NDArray[np.datet
     return _Paths(**out)
 
 
+def _opens(p: DemoParams, f: _Funds, paths: _Paths, seed: int) -> F64:
+    """Opens: prior NAV moved by `overnight_share` of the session's return, plus an opening premium."""
+    eps = np.random.default_rng([seed, 2]).standard_normal(paths.nav.shape)
+    first = np.full((1, paths.nav.shape[1]), np.nan)
+    prev_nav = np.vstack([first, paths.nav[:-1]]) / paths.split  # in the session's (post-split) units
+    prev_prem = np.nan_to_num(np.vstack([first, paths.prem[:-1]]))
+    dist = np.nan_to_num(paths.dist)
+    moved = prev_nav + p.overnight_share * (paths.nav + dist - prev_nav) - dist
+    open_nav = np.where(np.isnan(prev_nav), paths.nav, moved)
+    out: F64 = np.round(open_nav * (1.0 + f.prem_phi * prev_prem + f.prem_sd * eps), 2)
+    return out
+
+
 def _resolve_dates(start: dt.date | str | None, end: dt.date | str | None) -> npt.NDArray[np.datetime64]:
     """NYSE sessions of the demo; default: the 12 years ending 2025-12-31."""
     end_d = dt.date.fromisoformat(end) if isinstance(end, str) else end or dt.date(2025, 12, 31)
@@ -578,6 +595,7 @@ def build_demo(
     rng = np.random.default_rng([seed, 1])
     so = (paths.so_before if params.so_lag == 1 else paths.so_after).copy()
     events = _plant_artefacts(params, const, paths, so, rng, dates)
+    opens = _opens(params, const, paths, seed)
 
     names = np.array(const.tickers)
     col = np.flatnonzero(np.isin(names, tickers) if tickers is not None else np.ones(len(names), dtype=bool))
@@ -598,6 +616,7 @@ def build_demo(
             "date": pl.Series(date),
             "ticker": tick,
             "source": pl.repeat("demo", len(date), eager=True, dtype=pl.String),
+            "open": take(opens),
             "close": take(paths.close),
             "nav": nav,
             "shares_outstanding": pl.Series(shares, nan_to_null=True),
