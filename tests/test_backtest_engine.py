@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 
 from etfflow import calendar
@@ -326,6 +327,22 @@ def test_run_sweep_table_and_heatmap() -> None:
     assert long_only["time_invested"].min() > 0.5
     with pytest.raises(ValidationError):
         run_sweep({20: sig[:-1]}, r, d, thresholds=[0.1])
+
+
+def test_heatmap_column_order() -> None:
+    table = pl.DataFrame(
+        {
+            "window": [2, 2, 1, 1, 1],
+            "threshold": [0.2, 0.1, 0.2, 0.1, 0.1],
+            "sharpe": [1.0, 2.0, 3.0, 4.0, 6.0],
+        }
+    )
+    hm = heatmap(table, index="window", columns="threshold")
+    assert hm.columns == ["window", "0.1", "0.2"]
+    assert hm.rows() == [(1, 5.0, 3.0), (2, 2.0, 1.0)]  # cells are means, rows sorted
+    first = heatmap(table, index="window", columns="threshold", sort_columns=False)
+    assert first.columns == ["window", "0.2", "0.1"]  # as the sweep ran them
+    assert first.rows() == [(1, 3.0, 5.0), (2, 1.0, 2.0)]
 
 
 def test_sweep_weights_generic_grid() -> None:

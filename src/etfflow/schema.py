@@ -11,7 +11,7 @@ import polars as pl
 
 from etfflow.errors import ValidationError
 
-__all__ = ["TABLES", "Column", "Table", "empty", "validate"]
+__all__ = ["DAILY_VALUES", "TABLES", "Column", "Table", "empty", "validate"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,10 @@ DAILY = Table(
     ),
     key=("date", "ticker", "source"),
     doc="Raw daily observations, one row per source (the store merges sources by priority).",
+)
+#: what a source states for a fund and session: the `daily` columns besides its key, so_lag and retrieved_at
+DAILY_VALUES: tuple[str, ...] = tuple(
+    c.name for c in DAILY.columns if c.name not in (*DAILY.key, "so_lag", "retrieved_at")
 )
 
 FLOWS_DAILY = Table(

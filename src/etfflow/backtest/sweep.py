@@ -478,19 +478,17 @@ def heatmap(
     columns: str,
     values: str = "sharpe",
     agg: Literal["mean", "median", "max", "min"] = "mean",
+    sort_columns: bool = True,
 ) -> pl.DataFrame:
     """Pivot a sweep table for a heatmap: one row per ``index`` value, one column per ``columns`` value.
 
     Filter the table first to fix the other parameters; otherwise cells aggregate over them with ``agg``.
+    Columns come in sorted order, or in the order they first appear when ``sort_columns`` is False.
     """
     for c in (index, columns, values):
         if c not in table.columns:
             raise ConfigError(f"column {c!r} is not in the sweep table")
-    out = (
-        table.group_by(index, columns)
-        .agg(getattr(pl.col(values), agg)())
-        .sort(columns)
-        .pivot(on=columns, index=index, values=values)
-        .sort(index)
-    )
-    return out
+    cells = table.group_by(index, columns, maintain_order=True).agg(getattr(pl.col(values), agg)())
+    if sort_columns:
+        cells = cells.sort(columns)
+    return cells.pivot(on=columns, index=index, values=values).sort(index)

@@ -12,7 +12,6 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from html import escape
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,11 @@ import polars as pl
 
 from etfflow.backtest import metrics as mt
 from etfflow.backtest.strategies import STRATEGIES, StrategyRun
-from etfflow.report.charts import PALETTE, line_chart, nice_ticks
+from etfflow.backtest.sweep import METRICS
+from etfflow.backtest.sweep import heatmap as sweep_heatmap
+from etfflow.report.charts import PALETTE, column_chart, heatmap, line_chart
+from etfflow.report.markup import esc, markdown_to_html, md_table, name_list, page_start, slug
+from etfflow.signals.common import fmt_pct, num
 
 __all__ = [
     "DISCLAIMER",
@@ -64,25 +67,13 @@ class Tearsheet:
 # --- formatting ----------------------------------------------------------------------------------
 
 
-def _num(x: Any) -> float | None:
-    if x is None:
-        return None
-    v = float(x)
-    return v if math.isfinite(v) else None
-
-
-def _pct(x: Any, digits: int = 2) -> str:
-    v = _num(x)
-    return "n/a" if v is None else f"{100 * v:+.{digits}f}%"
-
-
 def _plain_pct(x: Any, digits: int = 1) -> str:
-    v = _num(x)
+    v = num(x)
     return "n/a" if v is None else f"{100 * v:.{digits}f}%"
 
 
 def _f(x: Any, digits: int = 2) -> str:
-    v = _num(x)
+    v = num(x)
     return "n/a" if v is None else f"{v:.{digits}f}"
 
 
@@ -90,42 +81,34 @@ def _date(d: Any) -> str:
     return str(np.asarray(d).astype("datetime64[D]"))
 
 
-def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> list[str]:
-    al = align or "l" + "r" * (len(headers) - 1)
-    sep = ["---:" if a == "r" else "---" for a in al]
-    out = ["| " + " | ".join(headers) + " |", "| " + " | ".join(sep) + " |"]
-    out += ["| " + " | ".join(str(c).replace("|", "/") for c in r) + " |" for r in rows]
-    return out
-
-
 _STAT_ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
-    ("Annual return", "annual_return", _pct),
+    ("Annual return", "annual_return", fmt_pct),
     ("Annual volatility", "annual_volatility", _plain_pct),
     ("Sharpe ratio", "sharpe", _f),
     ("Sharpe 95% CI (bootstrap)", "_ci", str),
     ("Sortino ratio", "sortino", _f),
-    ("Max drawdown", "max_drawdown", _pct),
+    ("Max drawdown", "max_drawdown", fmt_pct),
     ("Calmar ratio", "calmar", _f),
     ("t-stat of mean daily return (Newey-West)", "t_stat", _f),
     ("p-value", "p_value", lambda x: _f(x, 3)),
-    ("Excess return vs benchmark (annual)", "excess_return", _pct),
-    ("Active return (annual, exposure-matched)", "active_return", _pct),
+    ("Excess return vs benchmark (annual)", "excess_return", fmt_pct),
+    ("Active return (annual, exposure-matched)", "active_return", fmt_pct),
     ("t-stat of active return", "active_t_stat", _f),
-    ("Timing return (annual)", "timing_return", _pct),
+    ("Timing return (annual)", "timing_return", fmt_pct),
     ("t-stat of timing return", "timing_t_stat", _f),
     ("Beta to benchmark", "beta", _f),
-    ("Alpha (annual)", "alpha", _pct),
+    ("Alpha (annual)", "alpha", fmt_pct),
     ("Monthly win rate", "monthly_win_rate", _plain_pct),
     ("Profit/loss ratio (months)", "profit_loss_ratio", _f),
     ("Turnover (annual, two-sided)", "turnover", lambda x: _f(x, 1)),
     ("Time invested", "time_invested", _plain_pct),
-    ("Sessions", "n_days", lambda x: "n/a" if _num(x) is None else f"{int(x):,}"),
+    ("Sessions", "n_days", lambda x: "n/a" if num(x) is None else f"{int(x):,}"),
 )
 
 
 def _stat_cell(stats: Mapping[str, float], key: str, fmt: Callable[[Any], str]) -> str:
     if key == "_ci":
-        lo, hi = _num(stats.get("sharpe_ci_low")), _num(stats.get("sharpe_ci_high"))
+        lo, hi = num(stats.get("sharpe_ci_low")), num(stats.get("sharpe_ci_high"))
         return "n/a" if lo is None or hi is None else f"[{lo:.2f}, {hi:.2f}]"
     if key not in stats:
         return ""
@@ -138,11 +121,6 @@ def stats_rows(run: StrategyRun) -> list[list[str]]:
         [name, _stat_cell(run.stats, key, fmt), _stat_cell(run.benchmark_stats, key, fmt)]
         for name, key, fmt in _STAT_ROWS
     ]
-
-
-def _names(assets: Sequence[str], limit: int = 12) -> str:
-    shown = ", ".join(assets[:limit])
-    return shown + (f" and {len(assets) - limit} more" if len(assets) > limit else "")
 
 
 def _params_text(run: StrategyRun) -> str:
@@ -193,47 +171,26 @@ def sweep_grid(
                 if cut.height:
                     t = cut
         return "window_years", "threshold", _pivot(t, "window_years", "threshold", values)
-    axes = [c for c in t.columns if c not in (*_METRIC_NAMES, "cost_bps")]
+    axes = [c for c in t.columns if c not in (*METRICS, "cost_bps")]
     if len(axes) >= 2:
         return axes[0], axes[1], _pivot(t, axes[0], axes[1], values)
     return axes[0], "", _pivot(t.with_columns(pl.lit("all").alias("_")), axes[0], "_", values)
 
 
-_METRIC_NAMES = (
-    "annual_return",
-    "annual_volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "calmar",
-    "excess_return",
-    "beta",
-    "monthly_win_rate",
-    "profit_loss_ratio",
-    "turnover",
-    "time_invested",
-    "t_stat",
-)
-
-
 def _pivot(t: pl.DataFrame, index: str, columns: str, values: str) -> pl.DataFrame:
-    cast = t.with_columns(pl.col(columns).cast(pl.String))
-    return (
-        cast.group_by(index, columns, maintain_order=True)
-        .agg(pl.col(values).mean())
-        .pivot(on=columns, index=index, values=values)
-        .sort(index)
-    )
+    # column labels as text, in the order the sweep ran them
+    cells = t.with_columns(pl.col(columns).cast(pl.String))
+    return sweep_heatmap(cells, index=index, columns=columns, values=values, sort_columns=False)
 
 
 def _sweep_lines(table: pl.DataFrame, run: StrategyRun) -> list[str]:
     n = table.height
     clean = table.with_columns(pl.col(pl.Float64).fill_nan(None))
     best = clean.sort("sharpe", descending=True, nulls_last=True).head(10)
-    axes = [c for c in table.columns if c not in _METRIC_NAMES]
+    axes = [c for c in table.columns if c not in METRICS]
     rows = [
         [str(x[c]) for c in axes]
-        + [_pct(x["annual_return"]), _f(x["sharpe"]), _f(x["t_stat"]), _pct(x["max_drawdown"])]
+        + [fmt_pct(x["annual_return"]), _f(x["sharpe"]), _f(x["t_stat"]), fmt_pct(x["max_drawdown"])]
         for x in best.to_dicts()
     ]
     out = [
@@ -243,14 +200,14 @@ def _sweep_lines(table: pl.DataFrame, run: StrategyRun) -> list[str]:
         "Top 10 by Sharpe ratio:",
         "",
     ]
-    out += _md_table(
+    out += md_table(
         [*axes, "Annual return", "Sharpe", "t-stat", "Max drawdown"], rows, "l" * len(axes) + "rrrr"
     )
     ri, ci, piv = sweep_grid(table, run)
     if ci:
         cols = [c for c in piv.columns if c != ri]
         out += ["", f"Sharpe ratio by {ri} (rows) and {ci} (columns):", ""]
-        out += _md_table(
+        out += md_table(
             [ri, *cols],
             [[str(x[ri]), *[_f(x[c]) for c in cols]] for x in piv.to_dicts()],
             "l" + "r" * len(cols),
@@ -271,7 +228,7 @@ def _run_lines(run: StrategyRun, sweep: pl.DataFrame | None, many: bool) -> list
         "",
         f"- Strategy: **{run.strategy}** (preset `{run.name}`): {spec.summary}.",
         f"- Rule: {spec.definition}",
-        f"- Universe: {run.universe} ({_names(run.assets)})",
+        f"- Universe: {run.universe} ({name_list(run.assets)})",
         f"- Span: {_date(r.dates[0])} to {_date(r.dates[-1])} ({len(r.dates):,} sessions, from the first "
         "usable decision)",
         "- Timing: decided at each close from data known by then; earns "
@@ -291,7 +248,7 @@ def _run_lines(run: StrategyRun, sweep: pl.DataFrame | None, many: bool) -> list
     for note in run.notes:
         out.append(f"- Data note: {note}")
     out += ["", f"{h} Statistics", ""]
-    out += _md_table(["Metric", "Strategy", "Benchmark"], stats_rows(run), "lrr")
+    out += md_table(["Metric", "Strategy", "Benchmark"], stats_rows(run), "lrr")
     out += [
         "",
         "Sharpe CI: 95% percentile bootstrap of the daily returns (iid). t-stat: Newey-West "
@@ -303,18 +260,23 @@ def _run_lines(run: StrategyRun, sweep: pl.DataFrame | None, many: bool) -> list
         "",
     ]
     y = _yearly(run)
-    out += _md_table(
+    out += md_table(
         ["Year", "Strategy", "Benchmark", "Difference"],
         [
-            [str(x["year"]), _pct(x["strategy"]), _pct(x["benchmark"]), _pct(x["strategy"] - x["benchmark"])]
+            [
+                str(x["year"]),
+                fmt_pct(x["strategy"]),
+                fmt_pct(x["benchmark"]),
+                fmt_pct(x["strategy"] - x["benchmark"]),
+            ]
             for x in y.to_dicts()
         ],
     )
     out += ["", f"{h} Monthly returns (strategy)", ""]
     months = _monthly(run)
-    out += _md_table(
+    out += md_table(
         ["Year", *_MONTHS],
-        [[str(yr), *[_pct(v, 1) if v is not None else "" for v in vals]] for yr, vals in months.items()],
+        [[str(yr), *[fmt_pct(v, 1) if v is not None else "" for v in vals]] for yr, vals in months.items()],
     )
     if sweep is not None and sweep.height:
         out += ["", f"{h} Parameter sweep", ""]
@@ -357,18 +319,18 @@ def summary_lines(runs: Sequence[StrategyRun]) -> list[str]:
             [
                 r.universe,
                 f"{_date(r.result.dates[0])} .. {_date(r.result.dates[-1])}",
-                _pct(s["annual_return"]),
-                _pct(b["annual_return"]),
+                fmt_pct(s["annual_return"]),
+                fmt_pct(b["annual_return"]),
                 _f(s["sharpe"]),
                 f"[{_f(s.get('sharpe_ci_low'))}, {_f(s.get('sharpe_ci_high'))}]",
                 _f(b["sharpe"]),
                 _f(s["t_stat"]),
-                _pct(s["max_drawdown"]),
-                _pct(b["max_drawdown"]),
+                fmt_pct(s["max_drawdown"]),
+                fmt_pct(b["max_drawdown"]),
                 _plain_pct(s["time_invested"]),
             ]
         )
-    return _md_table(
+    return md_table(
         [
             "Asset",
             "Span",
@@ -474,59 +436,6 @@ li { margin: 3px 0; }
 code { background: #f3f3f3; padding: 1px 4px; border-radius: 3px; font-size: 12px; }
 figure { margin: 14px 0; }
 """
-_FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif"
-
-
-def _e(x: object) -> str:
-    return escape(str(x), quote=True)
-
-
-def _inline(text: str) -> str:
-    t = escape(text, quote=False)
-    t = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", t)
-    return re.sub(r"`(.+?)`", r"<code>\1</code>", t)
-
-
-def _md_to_html(lines: Sequence[str]) -> str:
-    """HTML for the Markdown subset this module writes: headings, tables, lists, quotes, paragraphs."""
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if not line.strip() or line.strip() == "---":
-            i += 1
-            continue
-        if line.startswith("|"):
-            block = []
-            while i < len(lines) and lines[i].startswith("|"):
-                block.append([c.strip() for c in lines[i].strip().strip("|").split("|")])
-                i += 1
-            cls = [' class="r"' if s.endswith(":") else "" for s in block[1]]
-            out.append("<table><thead><tr>")
-            out.append("".join(f"<th{c}>{_inline(h)}</th>" for h, c in zip(block[0], cls, strict=True)))
-            out.append("</tr></thead><tbody>")
-            for row in block[2:]:
-                cells = "".join(f"<td{c}>{_inline(v)}</td>" for v, c in zip(row, cls, strict=True))
-                out.append(f"<tr>{cells}</tr>")
-            out.append("</tbody></table>")
-            continue
-        if line.startswith("- "):
-            out.append("<ul>")
-            while i < len(lines) and lines[i].startswith("- "):
-                out.append(f"<li>{_inline(lines[i][2:])}</li>")
-                i += 1
-            out.append("</ul>")
-            continue
-        m = re.match(r"(#{1,4}) (.*)", line)
-        if m:
-            n = len(m.group(1))
-            out.append(f"<h{n}>{_inline(m.group(2))}</h{n}>")
-        elif line.startswith("> "):
-            out.append(f'<p class="banner">{_inline(line[2:])}</p>')
-        else:
-            out.append(f"<p>{_inline(line)}</p>")
-        i += 1
-    return "\n".join(out)
 
 
 def _thin(n: int) -> np.ndarray:
@@ -536,147 +445,12 @@ def _thin(n: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, _MAX_POINTS).round().astype(np.int64))
 
 
-def _colour(v: float, scale: float) -> str:
-    """Red - white - green for v in [-scale, scale]."""
-    t = max(-1.0, min(1.0, v / scale)) if scale > 0 else 0.0
-    if t >= 0:
-        r, g, b = (255 + (26 - 255) * t, 255 + (152 - 255) * t, 255 + (80 - 255) * t)
-    else:
-        r, g, b = (255 + (215 - 255) * -t, 255 + (48 - 255) * -t, 255 + (39 - 255) * -t)
-    return f"#{round(r):02x}{round(g):02x}{round(b):02x}"
-
-
-def _svg_open(chart: str, title: str, width: int, height: int) -> list[str]:
-    return [
-        f'<svg data-chart="{_e(chart)}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="100%" role="img" aria-label="{_e(title)}" style="max-width:{width}px;{_FONT}">',
-        f"<title>{_e(title)}</title>",
-        f'<text x="0" y="16" font-size="14" font-weight="600" fill="#222">{_e(title)}</text>',
-    ]
-
-
-def grid_chart(
-    rows: Sequence[str],
-    cols: Sequence[str],
-    values: Sequence[Sequence[float | None]],
-    *,
-    chart: str,
-    title: str,
-    fmt: Callable[[float], str],
-    tip: Callable[[str, str], str],
-    width: int = 900,
-    cell_h: int = 24,
-    label_width: int = 90,
-    centre: float = 0.0,
-) -> str:
-    """A labelled heatmap: red below `centre`, green above, grey where missing; values in the cells."""
-    finite = [abs(v - centre) for r in values for v in r if v is not None and math.isfinite(v)]
-    scale = (sorted(finite)[int(0.9 * (len(finite) - 1))] if finite else 1.0) or 1.0
-    top = 46
-    cw = (width - label_width - 10) / max(len(cols), 1)
-    height = top + len(rows) * cell_h + 10
-    out = _svg_open(chart, title, width, height)
-    for j, c in enumerate(cols):
-        out.append(
-            f'<text x="{label_width + (j + 0.5) * cw:.1f}" y="{top - 8}" font-size="11" fill="#555" '
-            f'text-anchor="middle">{_e(c)}</text>'
-        )
-    for i, name in enumerate(rows):
-        y = top + i * cell_h
-        out.append(
-            f'<text x="{label_width - 6}" y="{y + cell_h * 0.66:.1f}" font-size="11" fill="#333" '
-            f'text-anchor="end">{_e(name)}</text>'
-        )
-        for j, c in enumerate(cols):
-            v = values[i][j]
-            ok = v is not None and math.isfinite(v)
-            fill = _colour(float(v) - centre, scale) if ok and v is not None else "#e3e3e3"
-            text = fmt(float(v)) if ok and v is not None else ""
-            out.append(
-                f'<rect x="{label_width + j * cw:.1f}" y="{y}" width="{cw - 1:.1f}" height="{cell_h - 1}" '
-                f'fill="{fill}"><title>{_e(tip(name, c))}: {_e(text or "no data")}</title></rect>'
-            )
-            if text and cw >= 38:
-                out.append(
-                    f'<text x="{label_width + (j + 0.5) * cw:.1f}" y="{y + cell_h * 0.66:.1f}" '
-                    f'font-size="10" fill="#222" text-anchor="middle">{_e(text)}</text>'
-                )
-    out.append("</svg>")
-    return "\n".join(out)
-
-
-def bars_chart(
-    labels: Sequence[str],
-    series: Mapping[str, Sequence[float | None]],
-    *,
-    chart: str,
-    title: str,
-    fmt: Callable[[float], str],
-    width: int = 900,
-    height: int = 300,
-    colours: Sequence[str] = PALETTE,
-) -> str:
-    """Grouped vertical bars (one group per label, one bar per series) around a zero line."""
-    vals = [v for s in series.values() for v in s if v is not None and math.isfinite(v)]
-    lo, hi = min([0.0, *vals]), max([0.0, *vals])
-    ticks = nice_ticks(lo, hi, 5)
-    lo, hi = min(ticks[0], lo), max(ticks[-1], hi)
-    if hi == lo:
-        hi = lo + 1.0
-    left, right, top, bottom = 60, 20, 40, 30
-    pw, ph = width - left - right, height - top - bottom
-
-    def y(v: float) -> float:
-        return top + (hi - v) / (hi - lo) * ph
-
-    out = _svg_open(chart, title, width, height)
-    for t in ticks:
-        out.append(f'<line x1="{left}" y1="{y(t):.1f}" x2="{left + pw}" y2="{y(t):.1f}" stroke="#eee"/>')
-        out.append(
-            f'<text x="{left - 6}" y="{y(t) + 4:.1f}" font-size="10" fill="#777" text-anchor="end">'
-            f"{_e(fmt(t))}</text>"
-        )
-    n, k = max(len(labels), 1), max(len(series), 1)
-    gw = pw / n
-    bw = gw * 0.8 / k
-    for i, lab in enumerate(labels):
-        for s_i, (name, s) in enumerate(series.items()):
-            v = s[i]
-            if v is None or not math.isfinite(v):
-                continue
-            x = left + i * gw + gw * 0.1 + s_i * bw
-            y0, y1 = sorted((y(0.0), y(float(v))))
-            colour = colours[s_i % len(colours)]
-            out.append(
-                f'<rect x="{x:.1f}" y="{y0:.1f}" width="{max(bw - 1, 1):.1f}" '
-                f'height="{max(y1 - y0, 0.5):.1f}" fill="{colour}">'
-                f"<title>{_e(lab)} {_e(name)}: {_e(fmt(float(v)))}</title></rect>"
-            )
-        step = max(1, math.ceil(n / 20))
-        if i % step == 0:
-            out.append(
-                f'<text x="{left + (i + 0.5) * gw:.1f}" y="{height - 10}" font-size="10" fill="#777" '
-                f'text-anchor="middle">{_e(lab)}</text>'
-            )
-    out.append(f'<line x1="{left}" y1="{y(0.0):.1f}" x2="{left + pw}" y2="{y(0.0):.1f}" stroke="#666"/>')
-    for s_i, name in enumerate(series):
-        lx = left + 10 + s_i * 130
-        out.append(f'<rect x="{lx}" y="24" width="10" height="10" fill="{colours[s_i % len(colours)]}"/>')
-        out.append(f'<text x="{lx + 14}" y="33" font-size="11" fill="#333">{_e(name)}</text>')
-    out.append("</svg>")
-    return "\n".join(out)
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
 def run_charts(run: StrategyRun, sweep: pl.DataFrame | None) -> dict[str, str]:
     """SVG charts of one run keyed by the section they belong to."""
     r = run.result
     idx = _thin(len(r.dates))
     labels = [_date(r.dates[i]) for i in idx]
-    tag = _slug(run.universe)
+    tag = slug(run.universe)
     colours = {"strategy": PALETTE[0], "benchmark": PALETTE[8]}
     eq = line_chart(
         {
@@ -702,7 +476,7 @@ def run_charts(run: StrategyRun, sweep: pl.DataFrame | None) -> dict[str, str]:
         height=260,
     )
     y = _yearly(run)
-    yr = bars_chart(
+    yr = column_chart(
         [str(v) for v in y["year"].to_list()],
         {"strategy": y["strategy"].to_list(), "benchmark": y["benchmark"].to_list()},
         chart=f"yearly-{tag}",
@@ -711,28 +485,33 @@ def run_charts(run: StrategyRun, sweep: pl.DataFrame | None) -> dict[str, str]:
         colours=(colours["strategy"], colours["benchmark"]),
     )
     months = _monthly(run)
-    mh = grid_chart(
+    mh = heatmap(
         [str(k) for k in months],
         list(_MONTHS),
         list(months.values()),
         chart=f"monthly-{tag}",
         title=f"Monthly returns of the strategy, {run.universe}",
         fmt=lambda v: f"{100 * v:.1f}",
+        cell_h=24,
+        label_width=90,
         tip=lambda row, col: f"{col} {row}",
+        annotate=True,
     )
     out = {"Statistics": eq + "\n" + dd, "Yearly returns": yr, "Monthly returns (strategy)": mh}
     if sweep is not None and sweep.height:
         ri, ci, piv = sweep_grid(sweep, run)
         cols = [c for c in piv.columns if c != ri]
-        out["Parameter sweep"] = grid_chart(
+        out["Parameter sweep"] = heatmap(
             [str(v) for v in piv[ri].to_list()],
             cols,
             [[piv[c][i] for c in cols] for i in range(piv.height)],
             chart=f"sweep-{tag}",
             title=f"Sweep: Sharpe ratio by {ri} (rows) and {ci or 'combo'} (columns)",
             fmt=lambda v: f"{v:.2f}",
-            tip=lambda row, col: f"{ri}={row}, {ci}={col}",
+            cell_h=24,
             label_width=110,
+            tip=lambda row, col: f"{ri}={row}, {ci}={col}",
+            annotate=True,
         )
     return out
 
@@ -740,17 +519,10 @@ def run_charts(run: StrategyRun, sweep: pl.DataFrame | None) -> dict[str, str]:
 def render_html(ts: Tearsheet) -> str:
     """The tearsheet as one self-contained HTML document (inline CSS and SVG; no scripts, no CDN)."""
     many = len(ts.runs) > 1
-    parts = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(ts.heading)}</title>",
-        f"<style>{_CSS}</style></head><body><main>",
-        _md_to_html(_header(ts)),
-    ]
+    parts = [*page_start(ts.heading, _CSS), markdown_to_html(_header(ts))]
     if many:
         parts.append("<h2>Summary</h2>")
-        parts.append(_md_to_html(summary_lines(ts.runs)))
+        parts.append(markdown_to_html(summary_lines(ts.runs)))
     for run in ts.runs:
         sweep = ts.sweeps.get(run.universe)
         charts = run_charts(run, sweep)
@@ -765,12 +537,12 @@ def render_html(ts: Tearsheet) -> str:
                 sections[-1][1].append(line)
         for title, body in sections:
             chart = charts.get(title)
-            parts.append(f'<section id="{_slug(run.universe + "-" + title)}">')
-            parts.append(_md_to_html(body[:1]))
+            parts.append(f'<section id="{slug(run.universe + "-" + title)}">')
+            parts.append(markdown_to_html(body[:1]))
             if chart:
                 parts.append(f"<figure>{chart}</figure>")
-            parts.append(_md_to_html(body[1:]))
+            parts.append(markdown_to_html(body[1:]))
             parts.append("</section>")
-    parts.append(f'<p class="banner">{_e(DISCLAIMER)}</p>')
+    parts.append(f'<p class="banner">{esc(DISCLAIMER)}</p>')
     parts.append("</main></body></html>")
     return "\n".join(parts)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import polars as pl
 import typer
@@ -18,6 +18,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from etfflow import errors
+
+if TYPE_CHECKING:
+    from etfflow.pipeline import ImportSummary
 
 app = typer.Typer(
     name="etfflow",
@@ -106,6 +109,19 @@ def _default(obj: Any) -> Any:
     if conv is obj:
         return str(obj)
     return conv
+
+
+def print_import(r: ImportSummary, what: str) -> None:
+    """One imported file: `what` was read, what it did to the warehouse, then its dropped rows and notes."""
+    state = " (already imported: nothing changed)" if r.already_imported else ""
+    console.print(
+        f"{r.file}: {what}; added {r.added:,}, changed {r.changed:,}, unchanged {r.unchanged:,}{state}",
+        highlight=False,
+    )
+    for why, n in r.dropped.items():
+        console.print(f"  dropped {n:,} rows: {why.replace('_', ' ')}")
+    for note in r.notes:
+        console.print(f"  note: {note}")
 
 
 def fmt_usd(x: float | None) -> str:

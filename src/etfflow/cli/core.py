@@ -21,6 +21,7 @@ from etfflow.cli.app import (
     frame_table,
     handled,
     nan_to_none,
+    print_import,
     progress,
 )
 from etfflow.errors import NotFoundError
@@ -117,16 +118,7 @@ def import_(
         emit_json([r.as_dict() for r in results])
         return
     for r in results:
-        state = " (already imported: nothing changed)" if r.already_imported else ""
-        console.print(
-            f"{r.file}: {r.format}, {r.rows:,} rows for {', '.join(r.tickers) or '-'}; "
-            f"added {r.added:,}, changed {r.changed:,}, unchanged {r.unchanged:,}{state}",
-            highlight=False,
-        )
-        for why, n in r.dropped.items():
-            console.print(f"  dropped {n:,} rows: {why.replace('_', ' ')}")
-        for note in r.notes:
-            console.print(f"  note: {note}")
+        print_import(r, f"{r.format}, {r.rows:,} rows for {', '.join(r.tickers) or '-'}")
 
 
 @app.command()

@@ -27,6 +27,7 @@ from etfflow.cli.app import (
     frame_table,
     handled,
     nan_to_none,
+    print_import,
 )
 from etfflow.errors import ConfigError, NotFoundError
 from etfflow.store import Store
@@ -363,13 +364,4 @@ def import_flows(
     if as_json:
         emit_json(r.as_dict())
         return
-    state = " (already imported: nothing changed)" if r.already_imported else ""
-    console.print(
-        f"{r.file}: {r.rows:,} vendor flow rows ({source}) for {', '.join(r.tickers[:12]) or '-'}; "
-        f"added {r.added:,}, changed {r.changed:,}, unchanged {r.unchanged:,}{state}",
-        highlight=False,
-    )
-    for why, n in r.dropped.items():
-        console.print(f"  dropped {n:,} rows: {why.replace('_', ' ')}")
-    for note in r.notes:
-        console.print(f"  note: {note}")
+    print_import(r, f"{r.rows:,} vendor flow rows ({source}) for {', '.join(r.tickers[:12]) or '-'}")

@@ -16,7 +16,7 @@ from etfflow import calendar
 from etfflow.errors import DataQualityError
 from etfflow.flows.flags import Flag
 from etfflow.flows.nb import SPLIT_RATIOS, flows_long_nb
-from etfflow.schema import validate
+from etfflow.schema import DAILY_VALUES, validate
 
 __all__ = ["SOURCE_PRIORITY", "FlowParams", "aum_method", "compute_flows", "merge_sources", "shares_method"]
 
@@ -31,16 +31,6 @@ SOURCE_PRIORITY: dict[str, int] = {
     "yfinance": 30,
     "demo": 50,
 }
-_VALUE_COLUMNS = (
-    "open",
-    "close",
-    "nav",
-    "shares_outstanding",
-    "total_net_assets",
-    "volume",
-    "split_factor",
-    "distribution",
-)
 
 
 @dataclass(frozen=True)
@@ -78,7 +68,7 @@ def merge_sources(daily: pl.DataFrame, priority: dict[str, int] | None = None) -
         .alias("shares_outstanding"),
         pl.when(pl.col("source") == pl.col("_so_source")).then(pl.col("so_lag")).alias("so_lag"),
     )
-    present = [c for c in (*_VALUE_COLUMNS, "so_lag") if c in daily.columns]
+    present = [c for c in (*DAILY_VALUES, "so_lag") if c in daily.columns]
     aggs = [pl.col(c).drop_nulls().first().alias(c) for c in present]
     aggs.append(pl.col("_so_source").first().alias("so_source"))
     return df.sort("_prio").group_by("date", "ticker").agg(aggs).sort("ticker", "date")

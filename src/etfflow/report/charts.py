@@ -1,4 +1,4 @@
-"""Inline SVG charts drawn in Python (no JavaScript, no CDN): bars, lines and a heatmap.
+"""Inline SVG charts drawn in Python (no JavaScript, no CDN): bars, columns, lines and a heatmap.
 
 Every chart is one `<svg>` element with a `data-chart` attribute naming it, a `<title>` for screen
 readers, and `<title>` tooltips on its marks; the HTML renderer inlines them.
@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from html import escape
 
-__all__ = ["PALETTE", "bar_chart", "heatmap", "line_chart", "nice_ticks"]
+from etfflow.report.markup import esc as _e
+
+__all__ = ["PALETTE", "bar_chart", "column_chart", "heatmap", "line_chart", "nice_ticks"]
 
 #: colour-blind-safe categorical palette (Okabe-Ito, then Tableau) for up to 12 series
 PALETTE: tuple[str, ...] = (
@@ -32,10 +33,6 @@ NEG = "#d73027"
 FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif"
 
 Fmt = Callable[[float], str]
-
-
-def _e(text: object) -> str:
-    return escape(str(text), quote=True)
 
 
 def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
@@ -137,6 +134,27 @@ def bar_chart(
     return "\n".join(out)
 
 
+def _y_grid(
+    ticks: Sequence[float],
+    lo: float,
+    hi: float,
+    y: Callable[[float], float],
+    left: float,
+    pw: float,
+    fmt: Fmt,
+) -> list[str]:
+    """Horizontal grid lines, labelled on the left, at the ticks within [lo, hi]."""
+    out = []
+    for t in ticks:
+        if lo - 1e-12 <= t <= hi + 1e-12:
+            out.append(f'<line x1="{left}" y1="{y(t):.1f}" x2="{left + pw}" y2="{y(t):.1f}" stroke="#eee"/>')
+            out.append(
+                f'<text x="{left - 6}" y="{y(t) + 4:.1f}" font-size="10" fill="#777" text-anchor="end">'
+                f"{_e(fmt(t))}</text>"
+            )
+    return out
+
+
 def line_chart(
     series: Mapping[str, Sequence[float | None]],
     x_labels: Sequence[str],
@@ -172,13 +190,7 @@ def line_chart(
         return top + (hi - v) / (hi - lo) * ph
 
     out = _svg_open(chart, title, width, height)
-    for t in ticks:
-        if lo - 1e-12 <= t <= hi + 1e-12:
-            out.append(f'<line x1="{left}" y1="{y(t):.1f}" x2="{left + pw}" y2="{y(t):.1f}" stroke="#eee"/>')
-            out.append(
-                f'<text x="{left - 6}" y="{y(t) + 4:.1f}" font-size="10" fill="#777" text-anchor="end">'
-                f"{_e(fmt(t))}</text>"
-            )
+    out += _y_grid(ticks, lo, hi, y, left, pw, fmt)
     if lo < 0 < hi:
         out.append(f'<line x1="{left}" y1="{y(0):.1f}" x2="{left + pw}" y2="{y(0):.1f}" stroke="#999"/>')
     for bv, lbl in bands:
@@ -223,6 +235,63 @@ def line_chart(
     return "\n".join(out)
 
 
+def column_chart(
+    labels: Sequence[str],
+    series: Mapping[str, Sequence[float | None]],
+    *,
+    chart: str,
+    title: str,
+    fmt: Fmt,
+    width: int = 900,
+    height: int = 300,
+    colours: Sequence[str] = PALETTE,
+) -> str:
+    """Grouped vertical bars (one group per label, one bar per series) around a zero line."""
+    vals = [v for s in series.values() for v in s if v is not None and math.isfinite(v)]
+    lo, hi = min([0.0, *vals]), max([0.0, *vals])
+    ticks = nice_ticks(lo, hi, 5)
+    lo, hi = min(ticks[0], lo), max(ticks[-1], hi)
+    if hi == lo:
+        hi = lo + 1.0
+    left, right, top, bottom = 60, 20, 40, 30
+    pw, ph = width - left - right, height - top - bottom
+
+    def y(v: float) -> float:
+        return top + (hi - v) / (hi - lo) * ph
+
+    out = _svg_open(chart, title, width, height)
+    out += _y_grid(ticks, lo, hi, y, left, pw, fmt)  # the widened range holds every tick
+    n, k = max(len(labels), 1), max(len(series), 1)
+    gw = pw / n
+    bw = gw * 0.8 / k
+    for i, lab in enumerate(labels):
+        for s_i, (name, s) in enumerate(series.items()):
+            v = s[i]
+            if v is None or not math.isfinite(v):
+                continue
+            x = left + i * gw + gw * 0.1 + s_i * bw
+            y0, y1 = sorted((y(0.0), y(float(v))))
+            colour = colours[s_i % len(colours)]
+            out.append(
+                f'<rect x="{x:.1f}" y="{y0:.1f}" width="{max(bw - 1, 1):.1f}" '
+                f'height="{max(y1 - y0, 0.5):.1f}" fill="{colour}">'
+                f"<title>{_e(lab)} {_e(name)}: {_e(fmt(float(v)))}</title></rect>"
+            )
+        step = max(1, math.ceil(n / 20))
+        if i % step == 0:
+            out.append(
+                f'<text x="{left + (i + 0.5) * gw:.1f}" y="{height - 10}" font-size="10" fill="#777" '
+                f'text-anchor="middle">{_e(lab)}</text>'
+            )
+    out.append(f'<line x1="{left}" y1="{y(0.0):.1f}" x2="{left + pw}" y2="{y(0.0):.1f}" stroke="#666"/>')
+    for s_i, name in enumerate(series):
+        lx = left + 10 + s_i * 130
+        out.append(f'<rect x="{lx}" y="24" width="10" height="10" fill="{colours[s_i % len(colours)]}"/>')
+        out.append(f'<text x="{lx + 14}" y="33" font-size="11" fill="#333">{_e(name)}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
 def _diverging(v: float, scale: float) -> str:
     """Red (outflow) - white - green (inflow) colour for v in [-scale, scale]."""
     t = max(-1.0, min(1.0, v / scale)) if scale > 0 else 0.0
@@ -231,6 +300,10 @@ def _diverging(v: float, scale: float) -> str:
     else:
         r, g, b = (255 + (215 - 255) * -t, 255 + (48 - 255) * -t, 255 + (39 - 255) * -t)
     return f"#{round(r):02x}{round(g):02x}{round(b):02x}"
+
+
+def _row_col(row: str, col: str) -> str:
+    return f"{row}, {col}"
 
 
 def heatmap(
@@ -244,17 +317,30 @@ def heatmap(
     width: int = 900,
     cell_h: int = 22,
     label_width: int = 180,
+    tip: Callable[[str, str], str] = _row_col,
+    annotate: bool = False,
     note: str = "no data",
 ) -> str:
-    """Rows x columns of coloured cells (diverging around zero); grey where there is no data."""
+    """Rows x columns of coloured cells (diverging around zero); grey where there is no data.
+
+    `tip(row, col)` names a cell in its tooltip. With `annotate` the chart reads like a table: every
+    column is labelled on top and each value is written in its cell; otherwise every few columns are
+    labelled below and a colour legend follows.
+    """
     vals = [abs(v) for r in values for v in r if v is not None and math.isfinite(v)]
     if not vals or not rows or not cols:
         return _empty(chart, title, width, note)
     scale = sorted(vals)[int(0.9 * (len(vals) - 1))] or max(vals) or 1.0
-    top = 30
+    top = 46 if annotate else 30
     cw = (width - label_width - 10) / len(cols)
-    height = top + len(rows) * cell_h + 50
+    height = top + len(rows) * cell_h + (10 if annotate else 50)
     out = _svg_open(chart, title, width, height)
+    if annotate:
+        for j, c in enumerate(cols):
+            out.append(
+                f'<text x="{label_width + (j + 0.5) * cw:.1f}" y="{top - 8}" font-size="11" fill="#555" '
+                f'text-anchor="middle">{_e(c)}</text>'
+            )
     for i, name in enumerate(rows):
         y = top + i * cell_h
         out.append(
@@ -265,11 +351,19 @@ def heatmap(
             v = values[i][j]
             ok = v is not None and math.isfinite(v)
             fill = _diverging(v, scale) if ok and v is not None else "#d9d9d9"
-            tip = f"{name}, week of {c}: {fmt(v) if ok and v is not None else 'no data'}"
+            text = fmt(v) if ok and v is not None else "no data"
             out.append(
                 f'<rect x="{label_width + j * cw:.1f}" y="{y}" width="{cw - 1:.1f}" height="{cell_h - 1}" '
-                f'fill="{fill}"><title>{_e(tip)}</title></rect>'
+                f'fill="{fill}"><title>{_e(tip(name, c))}: {_e(text)}</title></rect>'
             )
+            if annotate and ok and cw >= 38:
+                out.append(
+                    f'<text x="{label_width + (j + 0.5) * cw:.1f}" y="{y + cell_h * 0.68:.1f}" '
+                    f'font-size="10" fill="#222" text-anchor="middle">{_e(text)}</text>'
+                )
+    if annotate:
+        out.append("</svg>")
+        return "\n".join(out)
     step = max(1, math.ceil(len(cols) / 9))
     for j in range(0, len(cols), step):
         out.append(

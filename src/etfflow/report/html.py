@@ -6,14 +6,12 @@ formats always say the same; the charts are drawn from the same report object.
 
 from __future__ import annotations
 
-import re
-from html import escape
-
 import polars as pl
 
 from etfflow.report.build import FlowReport
 from etfflow.report.charts import PALETTE, bar_chart, heatmap, line_chart
-from etfflow.report.markdown import header_lines, section_blocks
+from etfflow.report.markdown import LEG_NAMES, header_lines, section_blocks
+from etfflow.report.markup import esc, markdown_to_html, page_start, slug
 from etfflow.signals.common import fmt_pct, fmt_usd
 from etfflow.signals.sectors import BREADTH_BANDS, CD_BANDS
 
@@ -44,62 +42,8 @@ figure { margin: 14px 0; }
 """
 
 
-def _inline(text: str) -> str:
-    t = escape(text, quote=False)
-    t = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", t)
-    return re.sub(r"`(.+?)`", r"<code>\1</code>", t)
-
-
-def _cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
-
-
-def markdown_to_html(lines: list[str]) -> str:
-    """HTML for the Markdown subset the report uses: headings, tables, lists, quotes, paragraphs."""
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if not line.strip():
-            i += 1
-            continue
-        if line.startswith("|"):
-            block = []
-            while i < len(lines) and lines[i].startswith("|"):
-                block.append(lines[i])
-                i += 1
-            head, sep, body = _cells(block[0]), _cells(block[1]), [_cells(b) for b in block[2:]]
-            cls = [' class="r"' if s.endswith(":") else "" for s in sep]
-            out.append(
-                "<table><thead><tr>"
-                + "".join(f"<th{c}>{_inline(h)}</th>" for h, c in zip(head, cls, strict=True))
-            )
-            out.append("</tr></thead><tbody>")
-            for row in body:
-                out.append(
-                    "<tr>"
-                    + "".join(f"<td{c}>{_inline(v)}</td>" for v, c in zip(row, cls, strict=True))
-                    + "</tr>"
-                )
-            out.append("</tbody></table>")
-            continue
-        if line.startswith("- "):
-            out.append("<ul>")
-            while i < len(lines) and lines[i].startswith("- "):
-                out.append(f"<li>{_inline(lines[i][2:])}</li>")
-                i += 1
-            out.append("</ul>")
-            continue
-        m = re.match(r"(#{1,4}) (.*)", line)
-        if m:
-            level = len(m.group(1))
-            out.append(f"<h{level}>{_inline(m.group(2))}</h{level}>")
-        elif line.startswith("> "):
-            out.append(f'<p class="banner">{_inline(line[2:])}</p>')
-        else:
-            out.append(f"<p>{_inline(line)}</p>")
-        i += 1
-    return "\n".join(out)
+def _week_of(row: str, col: str) -> str:
+    return f"{row}, week of {col}"
 
 
 def _fig(svg: str) -> str:
@@ -162,6 +106,7 @@ def charts_for(r: FlowReport) -> dict[str, list[str]]:
                 chart="sector-heatmap",
                 title="Weekly sector flows, % of AUM (green inflow, red outflow)",
                 fmt=fmt_pct,
+                tip=_week_of,
             )
         )
         bh = r.breadth_weeks
@@ -203,18 +148,9 @@ def charts_for(r: FlowReport) -> dict[str, list[str]]:
             fmt=fmt_usd,
         )
     ]
-    names = {
-        "long": "Long Treasury",
-        "intermediate": "Intermediate Treasury",
-        "short": "Short Treasury",
-        "investment_grade": "Investment grade",
-        "high_yield": "High yield",
-        "inflation": "Inflation (TIPS)",
-        "em_debt": "EM debt",
-    }
     out["Fixed Income Flows"] = [
         bar_chart(
-            [(names.get(x["leg"], x["leg"]), x["flow_usd"]) for x in r.fixed_income.table.to_dicts()],
+            [(LEG_NAMES.get(x["leg"], x["leg"]), x["flow_usd"]) for x in r.fixed_income.table.to_dicts()],
             chart="fixed-income-legs",
             title=f"Fixed-income net flows by leg, {span}",
             fmt=fmt_usd,
@@ -229,6 +165,7 @@ def charts_for(r: FlowReport) -> dict[str, list[str]]:
             chart="thematic-heatmap",
             title="Weekly thematic net flows ($; green inflow, red outflow)",
             fmt=fmt_usd,
+            tip=_week_of,
         )
     ]
     top = pl.concat([r.top.usd_in, r.top.usd_out.sort("flow_usd", descending=True)], how="diagonal_relaxed")
@@ -268,17 +205,9 @@ def render_html(r: FlowReport) -> str:
     """The report as one self-contained HTML document."""
     charts = charts_for(r)
     head = header_lines(r)
-    parts = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(r.title)}</title>",
-        f"<style>{_CSS}</style></head><body><main>",
-        markdown_to_html(head),
-    ]
+    parts = [*page_start(r.title, _CSS), markdown_to_html(head)]
     for title, body in section_blocks(r):
-        anchor = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
-        parts.append(f'<section id="{anchor}"><h2>{escape(title)}</h2>')
+        parts.append(f'<section id="{slug(title)}"><h2>{esc(title)}</h2>')
         no_data = bool(body) and body[0].startswith("**No data in this window**")
         if not no_data:
             parts += [_fig(svg) for svg in charts.get(title, [])]

@@ -8,13 +8,14 @@ from typing import Any
 import polars as pl
 
 from etfflow.report.build import FlowReport
+from etfflow.report.markup import md_table, name_list
 from etfflow.signals.common import fmt_pct, fmt_usd
 from etfflow.signals.composite import PHASE_LEADERS
 from etfflow.signals.regime import REGIMES
 from etfflow.signals.sectors import BREADTH_BANDS, CD_BANDS
 from etfflow.signals.thematic import THEME_STATES
 
-__all__ = ["render_markdown", "section_blocks"]
+__all__ = ["LEG_NAMES", "render_markdown", "section_blocks"]
 
 Block = tuple[str, list[str]]
 
@@ -25,20 +26,6 @@ def _label(x: str | None) -> str:
 
 def _aum(x: Any) -> str:
     return fmt_usd(x).lstrip("+")
-
-
-def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> list[str]:
-    """A Markdown table; `align` holds one 'l' or 'r' per column (default: first left, rest right)."""
-    al = align or "l" + "r" * (len(headers) - 1)
-    sep = ["---:" if a == "r" else "---" for a in al]
-    out = ["| " + " | ".join(headers) + " |", "| " + " | ".join(sep) + " |"]
-    out += ["| " + " | ".join(str(c).replace("|", "/") for c in r) + " |" for r in rows]
-    return out
-
-
-def _list(items: Sequence[str], limit: int = 12) -> str:
-    shown = ", ".join(items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 def _broad(r: FlowReport) -> list[str]:
@@ -161,7 +148,8 @@ def _styles(r: FlowReport) -> list[str]:
     return out
 
 
-_LEG_NAMES = {
+#: fixed-income leg -> the name the report shows
+LEG_NAMES = {
     "long": "Long Treasury",
     "intermediate": "Intermediate Treasury",
     "short": "Short Treasury",
@@ -181,11 +169,11 @@ def _fi(r: FlowReport) -> list[str]:
         for n in names:
             x = legs.get(n)
             if x is None:
-                body.append([_LEG_NAMES[n], "no data", "", ""])
+                body.append([LEG_NAMES[n], "no data", "", ""])
             else:
                 body.append(
                     [
-                        _LEG_NAMES[n],
+                        LEG_NAMES[n],
                         "+".join(x["tickers"]),
                         fmt_usd(x["flow_usd"]),
                         fmt_pct(x["flow_pct_aum"]),
@@ -322,8 +310,8 @@ def _funds(r: FlowReport) -> list[str]:
     if hi.height or lo.height:
         out.append(
             f"- Beyond the {p.extreme:.0%} / {1 - p.extreme:.0%} historical percentile "
-            f"({p.pct_window} sessions): high {_list(hi['ticker'].to_list(), 10) or 'none'}; "
-            f"low {_list(lo['ticker'].to_list(), 10) or 'none'}"
+            f"({p.pct_window} sessions): high {name_list(hi['ticker'].to_list(), 10) or 'none'}; "
+            f"low {name_list(lo['ticker'].to_list(), 10) or 'none'}"
         )
     out += ["", "Top flows over the window:", ""]
     tp = r.top
@@ -372,7 +360,7 @@ def _composite(r: FlowReport) -> list[str]:
 def _notes(r: FlowReport) -> list[str]:
     out = [f"- {n}" for n in r.notes[:-1]]
     cov = [
-        [c.section, f"{c.funds_with_data}/{c.funds_known}", _list(c.missing_groups, 6) or "-"]
+        [c.section, f"{c.funds_with_data}/{c.funds_known}", name_list(c.missing_groups, 6) or "-"]
         for c in r.coverage
     ]
     out += ["", "Funds with flows in the window, per section:", ""]

@@ -1,4 +1,4 @@
-"""Small pure helpers shared by the signal modules: signs, bands, tilt ratios and JSON conversion."""
+"""Small pure helpers shared by the signal modules: signs, bands, tilts, group rows, JSON conversion."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 
-__all__ = ["band", "direction", "fmt_pct", "fmt_usd", "jsonable", "num", "tilt_ratio"]
+__all__ = ["band", "direction", "flow_fields", "fmt_pct", "fmt_usd", "jsonable", "num", "tilt", "tilt_ratio"]
 
 
 def num(x: Any) -> float | None:
@@ -61,6 +61,30 @@ def band(value: float | None, hi: float, lo: float, labels: tuple[str, str, str]
     if v <= lo:
         return labels[2]
     return labels[1]
+
+
+def tilt(
+    a: float | None, b: float | None, labels: tuple[str, str, str], bands: tuple[float, float]
+) -> tuple[float | None, str | None]:
+    """`tilt_ratio(a, b)` and its `band` label; (None, None) if a side is unknown, labels[1] if both are 0."""
+    if a is None or b is None:
+        return None, None
+    r = tilt_ratio(a, b)
+    if r is None:  # both sides exactly zero
+        return None, labels[1]
+    return r, band(r, bands[0], bands[1], labels)
+
+
+def flow_fields(usd: float, aum: float | None, tickers: list[str], tol: float = 0.0) -> dict[str, Any]:
+    """The flow columns of a group's row: net flow, start AUM, flow as % of AUM, funds, direction."""
+    return {
+        "flow_usd": usd,
+        "aum_start_usd": aum,
+        "flow_pct_aum": usd / aum if aum else None,
+        "funds": len(tickers),
+        "tickers": tickers,
+        "direction": direction(usd, aum, tol),
+    }
 
 
 def fmt_usd(x: float | None) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 
 import polars as pl
 
-from etfflow.signals.common import band, direction, jsonable, tilt_ratio
+from etfflow.signals.common import direction, flow_fields, jsonable, tilt
 from etfflow.signals.overview import GroupFlows, group_totals
 
 __all__ = ["FI_BANDS", "LEGS", "FixedIncomeFlows", "fixed_income_flows"]
@@ -62,17 +62,6 @@ class FixedIncomeFlows:
         return d
 
 
-def _pair(
-    a: float | None, b: float | None, labels: tuple[str, str, str], bands: tuple[float, float]
-) -> tuple[float | None, str | None]:
-    if a is None or b is None:
-        return None, None
-    r = tilt_ratio(a, b)
-    if r is None:  # both legs exactly zero
-        return None, labels[1]
-    return r, band(r, bands[0], bands[1], labels)
-
-
 def fixed_income_flows(
     totals: pl.DataFrame,
     funds: pl.DataFrame,
@@ -92,18 +81,7 @@ def fixed_income_flows(
         sums[name], aums[name] = usd, aum
         if usd is None:
             continue
-        rows.append(
-            {
-                "leg": name,
-                "groups": list(gs),
-                "flow_usd": usd,
-                "aum_start_usd": aum,
-                "flow_pct_aum": usd / aum if aum else None,
-                "funds": len(tickers),
-                "tickers": tickers,
-                "direction": direction(usd, aum, tol),
-            }
-        )
+        rows.append({"leg": name, "groups": list(gs), **flow_fields(usd, aum, tickers, tol)})
     schema: dict[str, Any] = {
         "leg": pl.String,
         "groups": pl.List(pl.String),
@@ -114,8 +92,8 @@ def fixed_income_flows(
         "tickers": pl.List(pl.String),
         "direction": pl.String,
     }
-    dur_r, dur = _pair(sums.get("long"), sums.get("short"), ("extending", "neutral", "shortening"), bands)
-    cr_r, cr = _pair(
+    dur_r, dur = tilt(sums.get("long"), sums.get("short"), ("extending", "neutral", "shortening"), bands)
+    cr_r, cr = tilt(
         sums.get("high_yield"),
         sums.get("investment_grade"),
         ("reaching_for_yield", "neutral", "quality"),

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from etfflow.signals.common import band, direction, jsonable, tilt_ratio
+from etfflow.signals.common import flow_fields, jsonable, tilt
 from etfflow.signals.overview import GroupFlows, group_totals
 
 __all__ = ["FACTORS", "FACTOR_READINGS", "TILT_BANDS", "StyleFlows", "style_flows"]
@@ -61,16 +61,6 @@ class StyleFlows:
         return d
 
 
-def _tilt_label(
-    ratio: float | None, a: float | None, b: float | None, labels: tuple[str, str, str]
-) -> str | None:
-    if a is None or b is None:
-        return None
-    if ratio is None:  # both exactly zero
-        return labels[1]
-    return band(ratio, TILT_BANDS[0], TILT_BANDS[1], labels)
-
-
 def style_flows(
     totals: pl.DataFrame,
     funds: pl.DataFrame,
@@ -89,17 +79,13 @@ def style_flows(
         sums[name] = usd
         if usd is None:
             continue
-        d = direction(usd, aum, tol)
+        fields = flow_fields(usd, aum, tickers, tol)
+        d = fields["direction"]
         reading = FACTOR_READINGS.get(name, ("inflow", "outflow"))
         rows.append(
             {
                 "factor": name,
-                "flow_usd": usd,
-                "aum_start_usd": aum,
-                "flow_pct_aum": usd / aum if aum else None,
-                "funds": len(tickers),
-                "tickers": tickers,
-                "direction": d,
+                **fields,
                 "reading": reading[0] if d == "inflow" else reading[1] if d == "outflow" else "no net flow",
             }
         )
@@ -115,21 +101,20 @@ def style_flows(
     }
     table = pl.DataFrame(rows, schema=schema)
     missing = [n for n in fac if sums.get(n) is None]
-    g, v = sums.get("growth"), sums.get("value")
-    gv = tilt_ratio(g, v)
+    gv, gv_label = tilt(sums.get("growth"), sums.get("value"), ("growth", "balanced", "value"), TILT_BANDS)
 
     def add(*xs: float | None) -> float | None:
         known = [x for x in xs if x is not None]
         return sum(known) if known else None
 
     defn, aggr = add(sums.get("quality"), sums.get("min_vol")), add(sums.get("momentum"), sums.get("size"))
-    dr = tilt_ratio(defn, aggr)
+    dr, dr_label = tilt(defn, aggr, ("defensive", "balanced", "aggressive"), TILT_BANDS)
     return StyleFlows(
         table=table,
         groups=groups,
         growth_value_ratio=gv,
-        growth_value=_tilt_label(gv, g, v, ("growth", "balanced", "value")),
+        growth_value=gv_label,
         defensive_ratio=dr,
-        defensive_tilt=_tilt_label(dr, defn, aggr, ("defensive", "balanced", "aggressive")),
+        defensive_tilt=dr_label,
         missing=missing,
     )

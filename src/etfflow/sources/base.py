@@ -19,7 +19,7 @@ import polars as pl
 
 from etfflow.calendar import is_trading_day
 from etfflow.errors import ConfigError, NotFoundError, ParseError, ValidationError
-from etfflow.schema import TABLES, validate
+from etfflow.schema import DAILY_VALUES, TABLES, validate
 
 __all__ = ["ImportBatch"]
 
@@ -28,16 +28,8 @@ Locator = Callable[[int], int]
 #: text appended to error messages: fixed, or built from the located file row
 Context = str | Callable[[int], str]
 
-#: value columns an importer may fill (besides date and ticker)
-VALUE_COLUMNS = (
-    "close",
-    "nav",
-    "shares_outstanding",
-    "total_net_assets",
-    "volume",
-    "split_factor",
-    "distribution",
-)
+#: value columns an importer may fill (besides date and ticker): all of `daily`'s but open prices
+VALUE_COLUMNS = tuple(c for c in DAILY_VALUES if c != "open")
 #: cell texts read as "no value"
 MISSING_TOKENS = frozenset({"", "--", "-", "n/a", "na", "nan", "null", "none", "#n/a"})
 _THOUSANDS = r"^[-+]?\$?\d{1,3}(,\d{3})+(\.\d*)?$"

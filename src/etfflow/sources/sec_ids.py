@@ -1,4 +1,4 @@
-"""SEC fund identifiers: ticker <-> CIK, series id and class id; and EDGAR full-submission headers.
+"""SEC fund identifiers: ticker <-> CIK, series id and class id; EDGAR full submissions and their XML.
 
 A fund's CIK is its registrant (a trust that may hold dozens of series); the series id (``S000004310``)
 names the fund and the class id (``C000012040``) the share class that carries the ticker. Sources:
@@ -21,8 +21,10 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+from lxml import etree
 
 from etfflow.errors import NotFoundError, ParseError
 from etfflow.schema import validate
@@ -356,3 +358,46 @@ def extract_xml_document(data: bytes, *, types: tuple[str, ...], file: str | Non
             raise ParseError(f"document of type {doc_type} has no <XML> body", file=file)
         return body.group(1)
     raise ParseError(f"no document of type {' / '.join(types)} in the submission", file=file)
+
+
+def is_full_submission(head: bytes) -> bool:
+    """True if `head` starts an EDGAR full submission (.txt with an SGML header), not a bare document."""
+    return head.lstrip()[:64].startswith((b"<SEC-DOCUMENT>", b"<SEC-HEADER>"))
+
+
+def split_submission(
+    data: bytes, *, types: tuple[str, ...], file: str | None = None
+) -> tuple[SubmissionHeader | None, bytes]:
+    """(header, XML body) of a full submission's first document of `types`; (None, data) for bare XML."""
+    if not is_full_submission(data):
+        return None, data
+    return parse_submission_header(data), extract_xml_document(data, types=types, file=file)
+
+
+# --- EDGAR XML documents (N-PORT, N-CEN) ------------------------------------------------------------
+
+
+def xml_root(data: bytes, *, file: str | None = None) -> Any:
+    """The root element of an XML document (no entities, no network); ParseError if malformed."""
+    data = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    try:
+        # One parser per call: lxml parser objects must not be shared between threads.
+        parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, remove_comments=True, huge_tree=True
+        )
+        return etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise ParseError(f"malformed XML: {exc}", file=file) from exc
+
+
+def xml_path(*names: str) -> str:
+    """An ElementPath of `names` in any namespace."""
+    return "/".join("{*}" + n for n in names)
+
+
+def xml_text(el: Any, path: str) -> str | None:
+    """The stripped text of the first element at `path`, or None when absent or blank."""
+    found = el.find(path)
+    if found is None or found.text is None:
+        return None
+    return str(found.text).strip() or None

@@ -24,10 +24,13 @@ from etfflow.errors import ParseError, ValidationError
 from etfflow.schema import validate
 from etfflow.sources.sec_ids import (
     SubmissionHeader,
-    extract_xml_document,
+    is_full_submission,
     normalize_cik,
-    parse_submission_header,
+    split_submission,
+    xml_root,
 )
+from etfflow.sources.sec_ids import xml_path as _p
+from etfflow.sources.sec_ids import xml_text as _text
 
 __all__ = [
     "AuthorizedParticipant",
@@ -109,17 +112,6 @@ class NcenFiling:
     issues: tuple[str, ...]
 
 
-def _p(*names: str) -> str:
-    return "/".join("{*}" + n for n in names)
-
-
-def _text(el: Any, path: str) -> str | None:
-    found = el.find(path)
-    if found is None or found.text is None:
-        return None
-    return str(found.text).strip() or None
-
-
 def _na(value: str | None) -> str | None:
     return None if value is None or value.strip().upper() in ("", "N/A") else value.strip()
 
@@ -147,19 +139,11 @@ def parse_ncen(
 ) -> NcenFiling:
     """Parse an N-CEN full submission (.txt) or bare N-CEN XML."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    header: SubmissionHeader | None = None
-    if raw.lstrip()[:64].startswith((b"<SEC-DOCUMENT>", b"<SEC-HEADER>")):
-        header = parse_submission_header(raw)
+    header, raw = split_submission(raw, types=("N-CEN",), file=file)
+    if header is not None:
         accession = accession or header.accession
         filed_on = filed_on or header.filed_on
-        raw = extract_xml_document(raw, types=("N-CEN",), file=file)
-    try:
-        parser = etree.XMLParser(
-            resolve_entities=False, no_network=True, remove_comments=True, huge_tree=True
-        )
-        root = etree.fromstring(raw.lstrip(b"\xef\xbb\xbf \t\r\n"), parser)
-    except etree.XMLSyntaxError as exc:
-        raise ParseError(f"malformed XML: {exc}", file=file) from exc
+    root = xml_root(raw, file=file)
     form = root.find(_p("formData"))
     if etree.QName(root).localname != "edgarSubmission" or form is None:
         raise ParseError("not an N-CEN document: no edgarSubmission/formData", file=file)
@@ -403,6 +387,6 @@ def ncen_etf_frame(filing: NcenFiling, *, no_series: NoSeries = "cik") -> pl.Dat
 
 def is_ncen_submission(head: bytes) -> bool:
     """True if `head` starts an EDGAR full submission of type N-CEN (or a bare N-CEN XML document)."""
-    if head.lstrip()[:64].startswith((b"<SEC-DOCUMENT>", b"<SEC-HEADER>")):
+    if is_full_submission(head):
         return _NCEN_TYPE.search(head) is not None
     return b"edgarSubmission" in head and _NCEN_NS.search(head) is not None

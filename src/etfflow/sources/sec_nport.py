@@ -44,7 +44,9 @@ from lxml import etree
 
 from etfflow.errors import NotFoundError, ParseError, ValidationError
 from etfflow.schema import validate
-from etfflow.sources.sec_ids import extract_xml_document, normalize_cik, parse_submission_header
+from etfflow.sources.sec_ids import is_full_submission, normalize_cik, split_submission, xml_root
+from etfflow.sources.sec_ids import xml_path as _p
+from etfflow.sources.sec_ids import xml_text as _text
 
 __all__ = [
     "ClassReturn",
@@ -201,18 +203,6 @@ def month_ends(report_date: dt.date) -> tuple[dt.date, dt.date, dt.date]:
 # --- XML ----------------------------------------------------------------------------------------
 
 
-def _p(*names: str) -> str:
-    return "/".join("{*}" + n for n in names)
-
-
-def _text(el: Any, path: str) -> str | None:
-    found = el.find(path)
-    if found is None or found.text is None:
-        return None
-    text = str(found.text).strip()
-    return text or None
-
-
 def _attr(el: Any, path: str, name: str) -> str | None:
     found = el.find(path) if path else el
     if found is None:
@@ -243,18 +233,6 @@ def _date(value: str | None, *, field: str, file: str | None) -> dt.date | None:
         raise ParseError(f"not a date: {value!r}", file=file, field=field) from None
 
 
-def _xml_root(data: bytes, *, file: str | None) -> Any:
-    data = data.lstrip(b"\xef\xbb\xbf \t\r\n")
-    try:
-        # One parser per call: lxml parser objects must not be shared between threads.
-        parser = etree.XMLParser(
-            resolve_entities=False, no_network=True, remove_comments=True, huge_tree=True
-        )
-        return etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
-        raise ParseError(f"malformed XML: {exc}", file=file) from exc
-
-
 def parse_nport(
     data: bytes | str,
     *,
@@ -266,15 +244,14 @@ def parse_nport(
     raw = data.encode("utf-8") if isinstance(data, str) else data
     class_tickers: dict[str, str | None] = {}
     header_classes: dict[str, tuple[str, ...]] = {}
-    if raw.lstrip()[:64].startswith((b"<SEC-DOCUMENT>", b"<SEC-HEADER>")):
-        header = parse_submission_header(raw)
+    header, raw = split_submission(raw, types=("NPORT",), file=file)
+    if header is not None:
         accession = accession or header.accession
         filed_on = filed_on or header.filed_on
         for s in header.series:
             class_tickers.update({c.class_id: c.ticker for c in s.classes})
             header_classes[s.series_id] = tuple(c.class_id for c in s.classes)
-        raw = extract_xml_document(raw, types=("NPORT",), file=file)
-    root = _xml_root(raw, file=file)
+    root = xml_root(raw, file=file)
     if etree.QName(root).localname != "edgarSubmission" or root.find(_p("formData", "genInfo")) is None:
         raise ParseError("not an N-PORT document: no edgarSubmission/formData/genInfo", file=file)
     issues: list[str] = []
@@ -657,7 +634,7 @@ def read_nport_dataset(
 
 def is_nport_xml(head: bytes) -> bool:
     """True if `head` starts an N-PORT XML document or an EDGAR full submission of type NPORT-*."""
-    if head.lstrip()[:64].startswith((b"<SEC-DOCUMENT>", b"<SEC-HEADER>")):
+    if is_full_submission(head):
         return _NPORT_TYPE.search(head) is not None
     return b"edgarSubmission" in head and _NPORT_NS.search(head) is not None
 
