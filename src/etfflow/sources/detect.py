@@ -18,8 +18,10 @@ from etfflow.sources.base import ImportBatch, PathLike
 from etfflow.sources.generic import (
     read_generic_csv,
     read_generic_parquet,
+    read_generic_xlsx,
     sniff_generic_csv,
     sniff_generic_parquet,
+    sniff_generic_xlsx,
 )
 from etfflow.sources.ishares import (
     read_ishares_shares_csv,
@@ -58,6 +60,7 @@ FORMATS: list[Format] = [
     Format("ishares_shares_csv", sniff_ishares_shares_csv, read_ishares_shares_csv),
     Format("ssga_gld_csv", sniff_ssga_gld_csv, read_ssga_gld_csv),
     Format("generic_parquet", sniff_generic_parquet, read_generic_parquet),
+    Format("generic_xlsx", sniff_generic_xlsx, read_generic_xlsx),
     Format("generic_csv", sniff_generic_csv, read_generic_csv),
 ]
 

@@ -115,6 +115,87 @@ def read_generic(
     )
 
 
+def sniff_generic_xlsx(head: bytes) -> bool:
+    """An Excel 2007+ workbook: a zip whose first entries are the workbook's parts."""
+    return head.startswith(b"PK\x03\x04") and (b"xl/" in head or b"[Content_Types].xml" in head)
+
+
+def read_generic_xlsx(
+    path: PathLike,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    ticker: str | None = None,
+    so_lag: int | None = 0,
+    source: str | None = None,
+    date_format: str | None = None,
+    retrieved_at: dt.datetime | None = None,
+    sheet: str | None = None,
+) -> ImportBatch:
+    """An Excel daily panel (first sheet, or `sheet`): the header is the first row naming a date column.
+
+    Rows above the header (titles, notes) are skipped; errors name the spreadsheet row as Excel shows it.
+    """
+    from python_calamine import CalamineError, CalamineWorkbook
+
+    file = str(path)
+    try:
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(read_bytes(path)))
+        name = sheet or wb.sheet_names[0]
+        if name not in wb.sheet_names:
+            raise ParseError(f"no sheet {name!r} (sheets: {wb.sheet_names})", file=file, field="sheet")
+        rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    except CalamineError as exc:
+        raise ParseError(f"not a readable Excel workbook: {exc}", file=file) from exc
+    header_at = next(
+        (
+            i
+            for i, r in enumerate(rows)
+            if sum(bool(str(c).strip()) for c in r) >= 2
+            and any(normalise_header(str(c)) in ALIASES["date"] for c in r)
+        ),
+        None,
+    )
+    if header_at is None:
+        raise ParseError(f"sheet {name!r} has no header row naming a date column", file=file, field="date")
+    header = [str(c).strip() for c in rows[header_at]]
+    keep = [j for j, h in enumerate(header) if h]
+    body = [r for r in rows[header_at + 1 :]]
+    frame = pl.DataFrame(
+        {header[j]: [_cell_text(r[j]) if j < len(r) else None for r in body] for j in keep},
+        schema={header[j]: pl.String for j in keep},
+    )
+
+    def locate(index: int) -> int:
+        return header_at + 2 + index  # 1-based sheet row: header row + 1 + index
+
+    return _build(
+        frame,
+        locate,
+        file=file,
+        path=path,
+        mapping=mapping,
+        ticker=ticker,
+        so_lag=so_lag,
+        source=source or "xlsx",
+        date_format=date_format,
+        retrieved_at=retrieved_at,
+        header_row=header_at + 1,
+    )
+
+
+def _cell_text(value: object) -> str | None:
+    """A spreadsheet cell as the text the CSV path parses (dates ISO, integral floats without '.0')."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def read_generic_csv(
     path: PathLike,
     *,
