@@ -565,7 +565,12 @@ def test_registry_takes_new_formats_with_one_line(tmp_path: Path) -> None:
     register(fmt)
     try:
         assert detect_format(f) == "x_format"
-        assert [x.name for x in FORMATS][-3:] == ["x_format", "generic_parquet", "generic_csv"]
+        assert [x.name for x in FORMATS][-4:] == [
+            "x_format",
+            "generic_parquet",
+            "generic_xlsx",
+            "generic_csv",
+        ]
         assert read_file(f) is empty
         with pytest.raises(ConfigError):
             register(fmt)
