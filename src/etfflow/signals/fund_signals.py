@@ -194,9 +194,13 @@ def f20_at(
     lo, hi = int(r.min()) - n + 1, int(r.max()) + 1
     known = ~np.isnan(w.flow[lo:hi])
     vals = np.where(known, w.flow[lo:hi], 0.0)
-    # sliding windows over the block: window i ends at block row i + n - 1
-    sums = np.lib.stride_tricks.sliding_window_view(vals, n, axis=0).sum(axis=-1)
-    cnts = np.lib.stride_tricks.sliding_window_view(known, n, axis=0).sum(axis=-1)
+    # sliding windows over the block by differences of running sums: window i ends at block row i + n - 1
+    cs = np.zeros((vals.shape[0] + 1, n_f))
+    np.cumsum(vals, axis=0, out=cs[1:])
+    sums = cs[n:] - cs[:-n]
+    cc = np.zeros((known.shape[0] + 1, n_f), dtype=np.int64)
+    np.cumsum(known, axis=0, out=cc[1:])
+    cnts = cc[n:] - cc[:-n]
     idx = r - (lo + n - 1)
     k[ok] = cnts[idx]
     base[ok] = aum[r - n + 1]
