@@ -110,3 +110,17 @@ def test_old_warehouse_gains_new_columns(tmp_db: Path) -> None:
         got = s.read("daily")
         assert got["nav"].to_list() == [1.5] and got["open"].to_list() == [None]
         assert s.upsert("daily", rows([1.5])).changed == 1  # the new columns now hold values
+
+
+def test_query_parameters_are_bound_as_escaped_literals(tmp_db: Path) -> None:
+    with Store(tmp_db) as s:
+        s.upsert("daily", rows([1.0, 2.0]))
+        got = s.query(
+            "SELECT count(*) AS n FROM daily WHERE ticker IN (SELECT unnest(?)) AND date >= ? AND source = ?",
+            [["A", "it's"], dt.date(2024, 1, 3), "csv"],
+        )
+        assert got["n"][0] == 1
+        # a quote in a value cannot end the literal
+        assert s.query("SELECT ? AS v", ["x' OR '1'='1"])["v"][0] == "x' OR '1'='1"
+        with pytest.raises(StoreError, match="placeholders"):
+            s.query("SELECT ? AS v", [1, 2])

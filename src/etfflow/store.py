@@ -63,6 +63,44 @@ class UpsertResult:
         )
 
 
+def _literal(value: Any) -> str:
+    """A Python value as a SQL literal (the few types the store binds), quotes escaped."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value) if value == value else "'NaN'::DOUBLE"
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise TypeError("naive datetimes are not stored: give a time zone")
+        return f"TIMESTAMPTZ '{value.isoformat()}'"
+    if isinstance(value, dt.date):
+        return f"DATE '{value.isoformat()}'"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    raise TypeError(f"cannot bind {type(value).__name__} in a store query")
+
+
+def _bind(sql: str, params: list[Any] | None) -> str:
+    """Replace each `?` by its parameter as a literal.
+
+    DuckDB's own parameter binding imports pandas on first use (about 0.6 s per process), which every
+    CLI command would pay; the store's SQL never has `?` inside string literals.
+    """
+    if not params:
+        return sql
+    parts = sql.split("?")
+    if len(parts) - 1 != len(params):
+        raise StoreError(f"query has {len(parts) - 1} placeholders but {len(params)} parameters")
+    out = [parts[0]]
+    for value, rest in zip(params, parts[1:], strict=True):
+        out.extend((_literal(value), rest))
+    return "".join(out)
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -105,7 +143,7 @@ class Store:
         have = {
             r[0]
             for r in self._con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table.name]
+                _bind("SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table.name])
             ).fetchall()
         }
         for c in table.columns:
@@ -187,7 +225,7 @@ class Store:
                 if tickers is None:
                     self._con.execute(f"DELETE FROM {t}")
                 else:
-                    self._con.execute(f"DELETE FROM {t} WHERE ticker IN (SELECT unnest(?))", [tickers])
+                    self._con.execute(_bind(f"DELETE FROM {t} WHERE ticker IN (SELECT unnest(?))", [tickers]))
                 if data.height:
                     self._con.register("_incoming", data.to_arrow())
                     try:
@@ -204,18 +242,18 @@ class Store:
         if known:
             return False
         now = dt.datetime.now(dt.UTC)
-        self._con.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?)", [sha256, path, fmt, rows, now])
+        self._con.execute(_bind("INSERT INTO files VALUES (?, ?, ?, ?, ?)", [sha256, path, fmt, rows, now]))
         return True
 
     def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
         """Run SQL and return a Polars frame."""
         try:
-            return self._con.execute(sql, params or []).pl()
+            return self._con.execute(_bind(sql, params)).pl()
         except duckdb.Error as exc:
             raise StoreError(f"query failed: {exc}") from exc
 
     def _scalar(self, sql: str, params: list[Any] | None = None) -> int:
-        row = self._con.execute(sql, params or []).fetchone()
+        row = self._con.execute(_bind(sql, params)).fetchone()
         return int(row[0]) if row else 0
 
     def read(
