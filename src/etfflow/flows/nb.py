@@ -150,19 +150,8 @@ def _group_flows_nb(
             if abs(q - np.round(q)) * unit > max(0.5, odd_tol * unit):
                 fl |= ODD_LOT
         flow[i] = ds * px
-        # prior AUM: previous shares count at its own trade-date price
-        tp = sess[p] - lag[p]
-        pp = np.nan
-        for j in range(p, lo - 1, -1):
-            if sess[j] < tp:
-                break
-            if sess[j] == tp:
-                if nav[j] == nav[j] and nav[j] > 0:
-                    pp = nav[j] / px_fac[j - lo]
-                elif close[j] == close[j] and close[j] > 0:
-                    pp = close[j] / px_fac[j - lo]
-                break
-        aum_prev[i] = s0 * pp
+        # prior AUM: previous shares count at its own trade-date price (found when p was processed)
+        aum_prev[i] = s0 * nav_used[p]
         if aum_prev[i] > 0 and abs(flow[i]) > large * aum_prev[i]:
             fl |= LARGE
         flags[i] |= fl
