@@ -306,6 +306,31 @@ def _weights(long_m: B1, short_m: B1, side: Side, *, aum: F8 | None = None) -> F
     )
 
 
+def _periodic_decisions(
+    strategy: str,
+    panel: Panel,
+    p: PercentileRotationParams | FlowMomentumParams | PriceMomentumParams,
+    signal: F8,
+    long_m: B1,
+    short_m: B1,
+    **diagnostics: Any,
+) -> Decisions:
+    """Equal-weight decisions of a strategy that rebalances at each period end of `p.freq`."""
+    rebal = rebalance_mask(panel.dates, p.freq)
+    return Decisions(
+        strategy=strategy,
+        params=p,
+        weights=_weights(long_m, short_m, p.side),
+        signal=signal,
+        rebalance=p.freq,
+        execution=p.execution,
+        holding=p.holding,
+        cost_bps=p.cost_bps,
+        first=_first_row(signal, rebal),
+        diagnostics={**diagnostics, "n_long": long_m.sum(axis=1), "n_short": short_m.sum(axis=1)},
+    )
+
+
 # --- percentile rotation -------------------------------------------------------------------------
 
 
@@ -363,20 +388,7 @@ def percentile_rotation(panel: Panel, params: PercentileRotationParams | None = 
     short_m = valid & (sig >= p.upper_bound)
     if p.side == "long_short":
         short_m &= ~long_m
-    w = _weights(long_m, short_m, p.side)
-    rebal = rebalance_mask(panel.dates, p.freq)
-    return Decisions(
-        strategy="percentile_rotation",
-        params=p,
-        weights=w,
-        signal=sig,
-        rebalance=p.freq,
-        execution=p.execution,
-        holding=p.holding,
-        cost_bps=p.cost_bps,
-        first=_first_row(sig, rebal),
-        diagnostics={"n_long": long_m.sum(axis=1), "n_short": short_m.sum(axis=1)},
-    )
+    return _periodic_decisions("percentile_rotation", panel, p, sig, long_m, short_m)
 
 
 # --- unexpected flow -----------------------------------------------------------------------------
@@ -652,20 +664,7 @@ def flow_momentum(panel: Panel, params: FlowMomentumParams | None = None) -> Dec
         up &= accel > 0
         down &= accel < 0
     long_m, short_m = _top_bottom(level, p.top, up, down)
-    w = _weights(long_m, short_m, p.side)
-    rebal = rebalance_mask(panel.dates, p.freq)
-    return Decisions(
-        strategy="flow_momentum",
-        params=p,
-        weights=w,
-        signal=level,
-        rebalance=p.freq,
-        execution=p.execution,
-        holding=p.holding,
-        cost_bps=p.cost_bps,
-        first=_first_row(level, rebal),
-        diagnostics={"acceleration": accel, "n_long": long_m.sum(axis=1), "n_short": short_m.sum(axis=1)},
-    )
+    return _periodic_decisions("flow_momentum", panel, p, level, long_m, short_m, acceleration=accel)
 
 
 def price_momentum(panel: Panel, params: PriceMomentumParams | None = None) -> Decisions:
@@ -688,20 +687,7 @@ def price_momentum(panel: Panel, params: PriceMomentumParams | None = None) -> D
     mom = np.where(panel.priced, mom, np.nan)
     yes = np.ones(r.shape, dtype=np.bool_)
     long_m, short_m = _top_bottom(mom, p.top, yes, yes)
-    w = _weights(long_m, short_m, p.side)
-    rebal = rebalance_mask(panel.dates, p.freq)
-    return Decisions(
-        strategy="price_momentum",
-        params=p,
-        weights=w,
-        signal=mom,
-        rebalance=p.freq,
-        execution=p.execution,
-        holding=p.holding,
-        cost_bps=p.cost_bps,
-        first=_first_row(mom, rebal),
-        diagnostics={"n_long": long_m.sum(axis=1), "n_short": short_m.sum(axis=1)},
-    )
+    return _periodic_decisions("price_momentum", panel, p, mom, long_m, short_m)
 
 
 # --- registry, presets and runs ------------------------------------------------------------------
