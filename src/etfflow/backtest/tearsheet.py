@@ -49,6 +49,7 @@ class Tearsheet:
     runs: Sequence[StrategyRun]
     sweeps: Mapping[str, pl.DataFrame] = field(default_factory=dict)
     title: str | None = None
+    basis: str | None = None  # what the returns are (NAV/close total or price return; see api.return_basis)
 
     @property
     def label(self) -> str | None:
@@ -293,6 +294,8 @@ def _header(ts: Tearsheet) -> list[str]:
     if ts.label:
         out += [f"> {ts.label}", ""]
     out += [f"> {DISCLAIMER}", ""]
+    if ts.basis:
+        out += [f"**Returns**: {ts.basis}.", ""]
     return out
 
 
@@ -409,6 +412,7 @@ def render_json(ts: Tearsheet, *, series: bool = True) -> dict[str, Any]:
             "label": ts.label,
             "synthetic": ts.label is not None,
             "disclaimer": DISCLAIMER,
+            "return_basis": ts.basis,
             "runs": runs,
         }
     )
