@@ -717,8 +717,26 @@ def report_span(
     last = min(end, hi) if end else hi
     first = start or last
     if first > last:
-        raise NotFoundError(f"no flows between {start} and {end}: the newest flow is dated {hi}")
+        raise NotFoundError(
+            f"no flows between {start} and {end or 'the end'}: the newest flow is dated {hi}"
+        )
     return (as_of or known), max(1, sessions_between(first, last))
+
+
+def stale_warning(store: Store, as_of: dt.date | None) -> str | None:
+    """A warning when `as_of` lies more than a session after the newest flow became known."""
+    from etfflow.views import sessions_between
+
+    if as_of is None:
+        return None
+    known = store.query("SELECT max(available_on) AS k, max(date) AS d FROM flows_daily")
+    k, d = known["k"][0], known["d"][0]
+    if k is None or as_of <= k or sessions_between(k, as_of) <= 1:
+        return None
+    return (
+        f"as of {as_of}: the newest flow became known on {k} "
+        f"({sessions_between(k, as_of) - 1} sessions earlier); the figures stop at {d}"
+    )
 
 
 # --- module-level calls (the notebook front door) -----------------------------------------------
