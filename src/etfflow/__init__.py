@@ -48,10 +48,11 @@ if TYPE_CHECKING:
 
 
 class _Package(types.ModuleType):
-    """`etfflow.flows` and `etfflow.report` are both subpackages and API functions: the functions win.
+    """`flows`, `report` and `backtest` name both subpackages and API functions: the functions win.
 
     Importing a subpackage sets it as an attribute of its parent; the setter keeps it aside so that
-    `ef.flows(...)` and `ef.report(...)` stay the API calls (`from etfflow.flows import ...` is unaffected).
+    `ef.flows(...)`, `ef.report(...)` and `ef.backtest(...)` stay the API calls
+    (`from etfflow.flows import ...` is unaffected).
     """
 
     @property
@@ -63,6 +64,16 @@ class _Package(types.ModuleType):
     @flows.setter
     def flows(self, module: Any) -> None:
         self.__dict__["_flows_package"] = module
+
+    @property
+    def backtest(self) -> Any:
+        from etfflow.api import backtest
+
+        return backtest
+
+    @backtest.setter
+    def backtest(self, module: Any) -> None:
+        self.__dict__["_backtest_package"] = module
 
     @property
     def report(self) -> Any:

@@ -463,7 +463,7 @@ class Warehouse:
         if freq != "d":
             summary["partial_periods"] = int(frame["partial"].sum())
             summary["periods_with_unknown_flows"] = int((frame["unknown_days"] > 0).sum())
-        title = f"{'+'.join(sorted(have))} flows ({_FREQ_NAMES[freq]}), {first} .. {last}" + (
+        title = f"{'+'.join(t for t in ts if t in have)} flows ({_FREQ_NAMES[freq]}), {first} .. {last}" + (
             f", known by {a}" if a else ""
         )
         return Table(frame, title, first, last, a, label, tuple(warnings), summary)
@@ -717,9 +717,7 @@ def report_span(
     last = min(end, hi) if end else hi
     first = start or last
     if first > last:
-        raise NotFoundError(
-            f"no flows between {start} and {end or 'the end'}: the newest flow is dated {hi}"
-        )
+        raise NotFoundError(f"no flows between {start} and {end or 'the end'}: the newest flow is dated {hi}")
     return (as_of or known), max(1, sessions_between(first, last))
 
 
