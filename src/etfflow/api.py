@@ -393,6 +393,7 @@ class Warehouse:
         as_of: DateLike = None,
     ) -> Table:
         """Flows of one or more funds: daily rows, or weekly/monthly sums marked partial where incomplete."""
+        from etfflow import calendar
         from etfflow.pipeline import synthetic_label
         from etfflow.views import daily_view, period_view, sessions_between
 
@@ -440,7 +441,12 @@ class Warehouse:
             lo, hi, _ = span[t]
             last = rows["date"].max() if a is not None else hi
             assert isinstance(last, dt.date)
-            coverage[t] = (max(s, lo) if s else lo, min(e, last) if e else last)
+            c_lo, c_hi = (max(s, lo) if s else lo), (min(e, last) if e else last)
+            sess = calendar.sessions(c_lo, c_hi)  # the stated span runs from session to session
+            if len(sess):
+                c_lo = dt.date.fromisoformat(str(sess[0]))
+                c_hi = dt.date.fromisoformat(str(sess[-1]))
+            coverage[t] = (c_lo, c_hi)
         if freq == "d":
             frame = daily_view(f)
             totals = frame.filter(pl.col("counted")).group_by("ticker").agg(pl.col("flow_usd").sum())
