@@ -429,6 +429,7 @@ main { max-width: 1000px; margin: 0 auto; padding: 24px 28px 60px; background: #
 h1 { font-size: 26px; margin: 8px 0 4px; }
 h2 { font-size: 20px; margin: 34px 0 10px; padding-bottom: 4px; border-bottom: 2px solid #e4e4e4; }
 h3 { font-size: 16px; margin: 20px 0 6px; }
+.banner p { margin: 0; }
 .banner { background: #fff3bf; border: 1px solid #e0b400; padding: 8px 12px; font-weight: 600;
           border-radius: 4px; margin: 10px 0; }
 table { border-collapse: collapse; margin: 8px 0 12px; font-size: 13px; }
@@ -463,9 +464,10 @@ def run_charts(run: StrategyRun, sweep: pl.DataFrame | None) -> dict[str, str]:
         },
         labels,
         chart=f"equity-{tag}",
-        title=f"Growth of 1, {run.universe}: strategy vs benchmark",
+        title=f"Growth of 1 (log scale), {run.universe}: strategy vs benchmark",
         fmt=lambda v: f"{v:.2f}",
         colours=colours,
+        log=True,
     )
     dd = line_chart(
         {
