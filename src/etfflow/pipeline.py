@@ -205,6 +205,10 @@ def write_batch(store: Store, batch: ImportBatch, *, known_funds_only: bool | No
                 refresh |= daily_tickers
         elif "daily" not in results and not tables and funds is None:
             results["daily"] = UpsertResult("daily", 0, 0, 0)
+        if "sec_ids" in tables:  # before N-PORT rows, which are named by it
+            from etfflow.secmap import merge_sec_ids
+
+            results["sec_ids"] = merge_sec_ids(store, tables.pop("sec_ids"), file=batch.file)
         for name, rows in tables.items():
             frame = fill_nport_tickers(store, rows) if name == "nport_monthly" else rows
             if name == "nport_monthly":
@@ -249,30 +253,12 @@ def merge_funds(store: Store, frame: pl.DataFrame, *, known_only: bool = False) 
 
 
 def fill_nport_tickers(store: Store, frame: pl.DataFrame) -> pl.DataFrame:
-    """Fill null `ticker`s of nport_monthly rows from the funds table (only where one fund matches)."""
-    if frame.height == 0 or frame["ticker"].null_count() == 0:
+    """Fill null `ticker`s and names of nport_monthly rows from the funds and the SEC id map (`secmap`)."""
+    from etfflow.secmap import resolve_nport
+
+    if frame.height == 0:
         return frame
-    funds = funds_table(store)
-    by_series = (
-        funds.filter(pl.col("series_id").is_not_null())
-        .group_by("series_id")
-        .agg(pl.col("ticker").unique().alias("t"))
-        .filter(pl.col("t").list.len() == 1)
-        .select("series_id", pl.col("t").list.first().alias("_t"))
-    )
-    by_cik = (
-        funds.filter(pl.col("series_id").is_null() & pl.col("cik").is_not_null())
-        .group_by("cik")
-        .agg(pl.col("ticker").unique().alias("t"))
-        .filter(pl.col("t").list.len() == 1)
-        .select(("CIK" + pl.col("cik")).alias("series_id"), pl.col("t").list.first().alias("_t"))
-    )
-    keys = pl.concat([by_series, by_cik]).unique("series_id", keep="first")
-    return (
-        frame.join(keys, on="series_id", how="left")
-        .with_columns(pl.coalesce("ticker", "_t").alias("ticker"))
-        .drop("_t")
-    )
+    return validate(resolve_nport(frame, funds_table(store), store.read("sec_ids")), "nport_monthly")
 
 
 def refresh_flows(store: Store, tickers: list[str] | None = None) -> int:

@@ -214,6 +214,7 @@ def nport(
             frame.group_by("series_id")
             .agg(
                 pl.col("ticker").drop_nulls().first().alias("ticker"),
+                pl.col("series_name").drop_nulls().last().alias("name"),
                 pl.len().alias("months"),
                 pl.col("month_end").min().alias("first"),
                 pl.col("month_end").max().alias("last"),
@@ -229,6 +230,7 @@ def nport(
     rows = frame.select(
         "series_id",
         "ticker",
+        pl.col("series_name").alias("name"),
         "month_end",
         "sales",
         "reinvestment",
@@ -245,9 +247,11 @@ def nport(
         c: (lambda x: fmt_usd(x).lstrip("+")) for c in ("sales", "reinvestment", "redemption", "net_assets")
     }
     for (series, ticker), part in rows.group_by("series_id", "ticker", maintain_order=True):
+        names = part["name"].drop_nulls()
+        name = f" {names[-1]}" if names.len() else ""
         console.print(
             frame_table(
-                f"N-PORT monthly flows: {ticker or '-'} ({series})",
+                f"N-PORT monthly flows: {ticker or '-'}{name} ({series})",
                 part.select(
                     pl.col("month_end").alias("month"),
                     "sales",

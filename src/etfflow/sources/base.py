@@ -51,15 +51,31 @@ class ImportBatch:
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
 
 
+#: the first bytes of a gzip stream (RFC 1952): files are told gzip by content, never by name
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 def read_bytes(path: PathLike) -> bytes:
-    """The file's bytes; NotFoundError if it does not exist."""
+    """The file's bytes, decompressed when the file is gzip (by magic bytes); NotFoundError if absent."""
     p = Path(path)
     try:
-        return p.read_bytes()
+        data = p.read_bytes()
     except FileNotFoundError as exc:
         raise NotFoundError(f"file not found: {p}") from exc
     except OSError as exc:
         raise ParseError(f"cannot read file: {exc}", file=str(p)) from exc
+    return gunzip(data, file=str(p)) if data.startswith(GZIP_MAGIC) else data
+
+
+def gunzip(data: bytes, *, file: str) -> bytes:
+    """Decompress a whole gzip file (several members allowed); ParseError when it is damaged."""
+    import gzip
+    import zlib
+
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ParseError(f"damaged gzip file: {exc}", file=file) from exc
 
 
 def decode_text(data: bytes) -> str:

@@ -7,14 +7,16 @@ specific formats come before the generic ones. A new format is one line:
 
 from __future__ import annotations
 
+import gzip
 import inspect
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from etfflow.errors import ConfigError, NotFoundError, ParseError
-from etfflow.sources.base import ImportBatch, PathLike
+from etfflow.sources.base import GZIP_MAGIC, ImportBatch, PathLike
 from etfflow.sources.generic import (
     read_generic_csv,
     read_generic_parquet,
@@ -80,11 +82,17 @@ register(Format("sec_fund_ids", sniff_fund_ids, read_fund_ids_file))
 
 
 def _head(path: PathLike) -> bytes:
-    """The file's first HEAD_BYTES bytes."""
+    """The file's first HEAD_BYTES bytes (of its decompressed content when it is gzip)."""
     p = Path(path)
     try:
         with p.open("rb") as fh:
-            return fh.read(HEAD_BYTES)
+            head = fh.read(HEAD_BYTES)
+        if head.startswith(GZIP_MAGIC):  # sniff the content, not the compression
+            with gzip.open(p, "rb") as gz:
+                return gz.read(HEAD_BYTES)
+        return head
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise ParseError(f"damaged gzip file: {exc}", file=str(p)) from exc
     except FileNotFoundError as exc:
         raise NotFoundError(f"file not found: {p}") from exc
     except OSError as exc:
