@@ -28,9 +28,12 @@ from etfflow.sources.generic import (
 from etfflow.sources.ishares import (
     read_ishares_shares_csv,
     read_ishares_workbook,
+    read_xls,
     sniff_ishares_shares_csv,
     sniff_ishares_workbook,
+    sniff_xls,
 )
+from etfflow.sources.prices import read_price_file, sniff_price_file
 from etfflow.sources.sec_files import (
     read_fund_ids_file,
     read_ncen_file,
@@ -79,6 +82,8 @@ register(Format("sec_nport_xml", is_nport_xml, read_nport_file))
 register(Format("sec_ncen", is_ncen_submission, read_ncen_file))
 register(Format("sec_nport_dataset", is_nport_dataset_zip, read_nport_dataset_file))
 register(Format("sec_fund_ids", sniff_fund_ids, read_fund_ids_file))
+register(Format("excel_xls", sniff_xls, read_xls))
+register(Format("price_file", sniff_price_file, read_price_file))
 
 
 def _head(path: PathLike) -> bytes:
