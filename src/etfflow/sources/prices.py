@@ -138,17 +138,17 @@ def ticker_from_name(path: PathLike) -> str | None:
     return name if _TICKER.match(name) else None
 
 
-def _read_csv(text: str, file: str) -> pl.DataFrame:
+def _read_csv(text: str, file: str) -> tuple[pl.DataFrame, dict[str, str]]:
+    """All columns as strings under normalised names, with `_row` (file line); and name -> header."""
     try:
         frame = pl.read_csv(io.StringIO(text), infer_schema=False)
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise ParseError(f"not a readable CSV file: {exc}", file=file) from exc
-    frame = frame.rename({c: re.sub(r"[^0-9a-z]+", "_", c.strip().lower()).strip("_") for c in frame.columns})
-    return (
-        frame.with_columns(pl.all().str.strip_chars())
-        .with_row_index("_row")
-        .with_columns((pl.col("_row").cast(pl.Int64) + 2).alias("_row"))
-    )
+    names = {c: re.sub(r"[^0-9a-z]+", "_", c.strip().lower()).strip("_") for c in frame.columns}
+    frame = frame.rename(names)
+    frame = frame.with_columns(pl.all().str.strip_chars()).with_row_index("_row")
+    frame = frame.with_columns((pl.col("_row").cast(pl.Int64) + 2).alias("_row"))
+    return frame, {v: k.strip() for k, v in names.items()}
 
 
 def _line(row: int) -> int:
@@ -166,7 +166,7 @@ def read_prices(path: PathLike, *, ticker: str | None = None) -> PriceSeries:
     layout = layout_of(text[:4096].encode("utf-8", errors="replace"))
     if layout is None:
         raise ParseError(f"not a known price layout (known: {list(LAYOUTS)})", file=file, row=1)
-    raw = _read_csv(text, file)
+    raw, header = _read_csv(text, file)
     notes: list[str] = []
     if layout == "stooq":  # <PER> D = daily bars; W or M would not be sessions
         per = raw["per"].fill_null("").str.to_uppercase() != "D"
@@ -179,58 +179,72 @@ def read_prices(path: PathLike, *, ticker: str | None = None) -> PriceSeries:
                 field="<PER>",
             )
     symbol = _resolve_ticker(raw, layout, ticker, path, notes)
-    date_col = {"stooq": "date", "alphavantage": raw.columns[1], "yahoo_adjclose": "date"}.get(layout, "date")
+    date_col = raw.columns[1] if layout == "alphavantage" else "date"
     dates = raw[date_col]
     stamped = dates.str.contains(_TZ_STAMP).fill_null(False)
     if stamped.any():
         notes.append("time-stamped dates read as the local date (time and zone dropped)")
-        dates = raw.select(pl.when(stamped).then(dates.str.slice(0, 10)).otherwise(dates).alias(date_col))[
-            date_col
-        ]
+        dates = raw.select(pl.when(stamped).then(dates.str.slice(0, 10)).otherwise(dates).alias("d"))["d"]
     formats = ("%Y%m%d",) if layout == "stooq" else ("%Y-%m-%d",)
     out = {
         "_row": raw["_row"],
         "date": parse_dates(
-            dates.alias("date"), raw["_row"], file=file, field=date_col, locate=_line, formats=formats
+            dates.alias("date"), raw["_row"], file=file, field=header[date_col], locate=_line, formats=formats
         ),
     }
-    labels = {"stooq": ("open", "close", "vol"), "yahoo_adjclose": (None, "close", None)}
+    #: canonical column -> the file's column, per layout
+    columns = {
+        "alphavantage": {
+            "open": "open",
+            "close": "close",
+            "adjusted_close": "adjusted_close",
+            "volume": "volume",
+            "distribution": "dividend_amount",
+            "split_factor": "split_coefficient",
+        },
+        "yfinance_csv": {
+            "open": "open",
+            "close": "close",
+            "volume": "volume",
+            "distribution": "dividends",
+            "split_factor": "stock_splits",
+        },
+        "stooq": {"open": "open", "close": "close", "volume": "vol"},
+        "yahoo_adjclose": {"close": "close"},
+    }[layout]
+    label = {canon: header[col] for canon, col in columns.items()}
     adjusted_only = layout in ("stooq", "yahoo_adjclose", "yfinance_csv")
-    if layout == "alphavantage":
-        out["open"] = _floats(raw, "open", "open", file)
-        out["close"] = _floats(raw, "close", "close", file)
-        out["adjusted_close"] = _floats(raw, "adjusted_close", "adjusted_close", file)
-        out["volume"] = _floats(raw, "volume", "volume", file)
-        out["distribution"] = _floats(raw, "dividend_amount", "dividend_amount", file)
-        out["split_factor"] = _floats(raw, "split_coefficient", "split_coefficient", file)
-    elif layout == "yfinance_csv":
-        out["open"] = _floats(raw, "open", "Open", file)
-        out["close"] = _floats(raw, "close", "Close", file)
-        out["volume"] = _floats(raw, "volume", "Volume", file)
-        out["distribution"] = _floats(raw, "dividends", "Dividends", file)
-        out["split_factor"] = _floats(raw, "stock_splits", "Stock Splits", file)
-    else:
-        o, c, v = labels[layout]
-        out["open"] = _floats(raw, o, o, file) if o else pl.Series("open", [None] * raw.height, pl.Float64)
-        out["close"] = _floats(raw, c, c, file)
-        out["volume"] = (
-            _floats(raw, v, v, file) if v else pl.Series("volume", [None] * raw.height, pl.Float64)
-        )
+    for canon, col in columns.items():
+        out[canon] = _floats(raw, col, header[col], file)
+    for canon in ("open", "volume"):
+        out.setdefault(canon, pl.Series(canon, [None] * raw.height, pl.Float64))
     frame = pl.DataFrame([s.alias(k) for k, s in out.items()]).sort("date")
     if frame["date"].is_duplicated().any():
         i = int(frame["date"].is_duplicated().arg_true()[1])
         raise ParseError(
-            f"date {frame['date'][i]} appears twice", file=file, row=int(frame["_row"][i]), field=date_col
+            f"date {frame['date'][i]} appears twice",
+            file=file,
+            row=int(frame["_row"][i]),
+            field=header[date_col],
         )
+    zeros = 0
     for col in ("close", "open", "adjusted_close"):
-        if col in frame.columns and (frame[col] <= 0).any():
-            i = int((frame[col] <= 0).arg_true()[0])
+        if col not in frame.columns:
+            continue
+        if (frame[col] < 0).any():
+            i = int((frame[col] < 0).arg_true()[0])
             raise ParseError(
-                f"price must be positive, got {frame[col][i]}",
+                f"price must not be negative, got {frame[col][i]}",
                 file=file,
                 row=int(frame["_row"][i]),
-                field=col,
+                field=label.get(col, col),
             )
+        zero = int((frame[col] == 0).sum())
+        if zero:  # a vendor's "no trade" placeholder (Stooq has 0.0 opens), never a price
+            zeros += zero
+            frame = frame.with_columns(pl.when(pl.col(col) == 0).then(None).otherwise(pl.col(col)).alias(col))
+    if zeros:
+        notes.append(f"{zeros} zero price(s) read as missing")
     if layout == "yfinance_csv":
         frame = _unadjust_yfinance(frame)
         adjusted_only = False
@@ -247,7 +261,7 @@ def read_prices(path: PathLike, *, ticker: str | None = None) -> PriceSeries:
             .alias("distribution"),
         )
         if frame["split_factor"].drop_nulls().le(0).any():
-            raise ParseError("split coefficient must be positive", file=file, field="split_coefficient")
+            raise ParseError("split coefficient must be positive", file=file, field=label["split_factor"])
     else:
         frame = frame.with_columns(pl.col("close").alias("adjusted_close"))
         notes.append(
@@ -331,6 +345,10 @@ def read_price_file(
         cols += ["open", "volume", "distribution", "split_factor"]
     frame = f.select(cols).with_columns(pl.lit(series.ticker).alias("ticker"))
     dropped: dict[str, int] = {}
+    priced = frame["close"].is_not_null()
+    if not priced.all():
+        dropped["rows_without_close"] = int((~priced).sum())
+        frame = frame.filter(priced)
     notes = [
         *series.notes,
         f"{series.layout} prices for {series.ticker}: no share counts (no flows by themselves)",
