@@ -55,6 +55,8 @@ from etfflow.sources.base import (
 __all__ = [
     "LAYOUTS",
     "PriceSeries",
+    "layout_of",
+    "price_table",
     "read_price_file",
     "read_prices",
     "sniff_price_file",
