@@ -118,6 +118,10 @@ def test_known_rows_exact(tax: pl.DataFrame) -> None:
         "cik": None,
         "series_id": None,
         "class_id": None,
+        "market": "US",
+        "currency": "USD",
+        "sw_l1_code": None,
+        "sw_l1_name": None,
     }
     assert rows["SPY"]["group"] == "Large Cap"
     assert rows["SPY"]["creation_unit_shares"] == 50_000
