@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 
 from etfflow import calendar
-from etfflow.errors import ParseError
+from etfflow.errors import ParseError, ValidationError
 from etfflow.schema import validate
 from etfflow.sources.base import (
     ImportBatch,
@@ -105,7 +105,7 @@ def read_wind_panel(path: PathLike, *, retrieved_at: dt.datetime | None = None) 
         raise ParseError(
             f"not a Wind fund code: {other[0]!r}", file=file, row=hdr_i + 1, field=f"column {j + 1}"
         )
-    data = [(i + 1, r) for i, r in enumerate(rows[hdr_i + 1 :], start=hdr_i) if any(c.strip() for c in r)]
+    data = [(i + 1, r) for i, r in enumerate(rows[hdr_i + 1 :], start=hdr_i + 1) if any(c.strip() for c in r)]
     for line, r in data:
         if len(r) != len(codes):
             raise ParseError(f"{len(r)} cells where the header has {len(codes)}", file=file, row=line)
@@ -130,6 +130,15 @@ def read_wind_panel(path: PathLike, *, retrieved_at: dt.datetime | None = None) 
         return row
 
     vals = parse_cells(long, "_cell", file=file, locate=locate, field_col="ticker")
+    neg = (vals < 0).fill_null(False)
+    if neg.any():
+        i = int(neg.arg_true()[0])
+        raise ValidationError(
+            f"negative {value}: {long['_cell'][i]!r}",
+            file=file,
+            row=int(long["_row"][i]),
+            field=long["ticker"][i],
+        )
     if not is_nav:
         vals = (vals * SHARES_UNIT).round(0)
     long = long.with_columns(vals.alias(value)).drop("_cell").filter(pl.col(value).is_not_null())
