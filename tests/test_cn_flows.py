@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -231,3 +232,27 @@ def test_funds_stored_before_the_columns_existed_are_us(tmp_path: Path) -> None:
     with Store(path) as store:  # additive migration
         row = pipeline.funds_table(store).filter(pl.col("ticker") == "ZZZ").row(0, named=True)
     assert (row["name"], row["market"], row["currency"]) == ("an old row", "US", "USD")
+
+
+def test_groups_by_shenwan_industry(db: Path) -> None:
+    code, out = run(
+        "groups", "--market", "CN", "--by", "sw_l1_name", "--start", "2025-12-01", "--json", "--db", str(db)
+    )
+    assert code == 0, out
+    rows = json.loads(out)["rows"]
+    nonbank = next(r for r in rows if r["sw_l1_name"] == "非银金融")
+    assert nonbank["currency"] == "CNY" and nonbank["funds"] >= 15  # the brokers and 512070.SH
+
+
+def test_us_report_on_a_mixed_warehouse(db: Path, shared_data: Path, tmp_path: Path) -> None:
+    mixed = tmp_path / "mixed.duckdb"
+    shutil.copy(db, mixed)
+    with Store(mixed) as store:
+        pipeline.import_paths(store, [shared_data / "issuers" / "ishares" / "IVV_fund.xls"])
+    out = tmp_path / "r.json"
+    code, text = run("report", "--format", "json", "--out", str(out), "--db", str(mixed))
+    assert code == 0, text
+    report = out.read_text()
+    assert "IVV" in report and ".SH" not in report and ".SZ" not in report
+    code, text = run("top", "--window", "2000", "--db", str(mixed))
+    assert code == 1 and "across currencies" in text
