@@ -39,6 +39,8 @@ def db(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         cn / "daily_shares" / "etf-shares.csv",
         cn / "prices_daily" / "510310_2013-03-25_to_2025-11-17.csv",
         cn / "prices_daily" / "159915_2011-12-09_to_2025-11-17.csv",
+        cn / "prices_daily" / "159922_2013-03-15_to_2025-11-17.csv",
+        cn / "daily_shares" / "szse_etf_share_4etf_2023_2026.csv",
         cn / "classification" / "etf_flow_radar_universe_classification_20260821.csv",
     ]
     path = tmp_path_factory.mktemp("cn") / "cn.duckdb"
@@ -92,6 +94,21 @@ def test_consolidation_is_a_split_not_a_flow(db: Path) -> None:
     assert day["flags"] & Flag.SPLIT
     assert abs(day["flow_pct_aum"]) < 0.05
     assert f.filter(pl.col("flow_pct_aum") < -0.25).height == 0
+
+
+def test_split_by_any_ratio_uses_the_declared_factor(db: Path) -> None:
+    """159922: 208,186.99 -> 522,067.67 万份 on 2024-11-29 (Wind NAV 2.4663 that day), first traded at
+    the new price on 2024-12-02, where the restored prices declare the exact factor (about 2.6388, not
+    a standard ratio): flow = (522,067.67e4 - 208,186.99e4 x k) x 2.4663, flagged split."""
+    with Store(db, read_only=True) as store:
+        daily = store.read("daily", tickers=["159922.SZ"])
+    k = daily.filter(pl.col("split_factor").is_not_null())["split_factor"].item()
+    assert k == pytest.approx(2.6388, abs=1e-4)
+    f = _flows(db, "159922.SZ")
+    day = f.filter(pl.col("date") == D(2024, 11, 29)).row(0, named=True)
+    assert day["flags"] & Flag.SPLIT
+    assert day["flow_usd"] == pytest.approx((5_220_676_700 - 2_081_869_900 * k) * 2.4663, rel=1e-9)
+    assert f.filter(pl.col("flags") & int(Flag.SPLIT) != 0)["date"].to_list() == [D(2024, 11, 29)]
 
 
 def test_estimated_counts_flag_their_flows(db: Path) -> None:

@@ -162,6 +162,9 @@ def _market_flows(df: pl.DataFrame, market: str, funds: pl.DataFrame | None, p: 
         units = dict(zip(funds["ticker"].to_list(), funds["creation_unit_shares"].to_list(), strict=True))
         unit = np.array([float(units.get(t) or 0) for t in tickers])
     sess = calendar.session_index(dates, market)
+    split_rows = np.zeros(0, dtype=np.int64)
+    if market != "US":
+        df, split_rows = _apply_declared_splits(df, starts)
 
     def arr(c: str) -> np.ndarray:
         return df[c].fill_null(np.nan).to_numpy().astype(np.float64)
@@ -185,6 +188,8 @@ def _market_flows(df: pl.DataFrame, market: str, funds: pl.DataFrame | None, p: 
     )
     flags = flags | np.where(lag_unknown, np.uint32(Flag.LAG_UNKNOWN), np.uint32(0)).astype(np.uint32)
     flags = flags | np.where(_estimated(df), np.uint32(Flag.ESTIMATED), np.uint32(0)).astype(np.uint32)
+    flags = np.asarray(flags, dtype=np.uint32)
+    flags[split_rows] = flags[split_rows] | np.uint32(int(Flag.SPLIT))
     monthly = df["so_source"].is_in(list(MONTHLY_SOURCES)).fill_null(False).to_numpy()
     method = np.where(monthly, "month_end", df["_method"].to_numpy())
     # counts derived from AUM / NAV are not whole shares: the creation-unit check does not apply
@@ -216,6 +221,52 @@ def _market_flows(df: pl.DataFrame, market: str, funds: pl.DataFrame | None, p: 
         },
     ).with_columns(pl.col(c).fill_nan(None) for c in ("flow_usd", "aum_prev_usd", "flow_pct_aum"))
     return out.with_columns(pl.col(c).fill_nan(None) for c in ("shares_change", "nav_used"))
+
+
+def _apply_declared_splits(df: pl.DataFrame, starts: np.ndarray) -> tuple[pl.DataFrame, np.ndarray]:
+    """Put every fund's series in its latest share units using the split factors its rows declare.
+
+    China A-share funds split or consolidate by any ratio (510310: 0.4998 new shares per old), not
+    the standard ratios the kernel recognises, and the count and NAV change at the close of the
+    session before the first one traded at the new price (which carries `split_factor`). So, for a
+    factor k declared on row j: the shares event is the count next to j (the last one before j, or
+    the first from j on) whose change is nearest to k; counts and NAVs before it are restated (x k,
+    / k), closes before j likewise (/ k), the factor is consumed, and the event row is returned to be
+    flagged SPLIT. The change left at the event row is a flow.
+    """
+    split = df["split_factor"].to_numpy().astype(np.float64)
+    declared = np.flatnonzero(np.isfinite(split) & (split > 0) & (split != 1.0))
+    if not len(declared):
+        return df, np.zeros(0, dtype=np.int64)
+    so = df["shares_outstanding"].fill_null(np.nan).to_numpy().astype(np.float64).copy()
+    nav = df["nav"].fill_null(np.nan).to_numpy().astype(np.float64).copy()
+    close = df["close"].fill_null(np.nan).to_numpy().astype(np.float64).copy()
+    group = np.searchsorted(starts, declared, side="right") - 1
+    events = []
+    for j, g in zip(declared.tolist(), group.tolist(), strict=True):
+        lo, k = int(starts[g]), float(split[j])
+        close[lo:j] /= k
+        have = np.flatnonzero(np.isfinite(so[lo : starts[g + 1]])) + lo
+        best, dist = -1, np.inf
+        for cand in (have[have < j][-1:], have[have >= j][:1]):
+            for i in cand.tolist():
+                prev = have[have < i]
+                if len(prev) and so[prev[-1]] > 0 and so[i] > 0:
+                    d = abs(np.log(so[i] / so[prev[-1]]) - np.log(k))
+                    if d < dist:
+                        best, dist = i, d
+        if best < 0:
+            continue
+        so[lo:best] *= k
+        nav[lo:best] /= k
+        events.append(best)
+    out = df.with_columns(
+        pl.Series("shares_outstanding", so).fill_nan(None),
+        pl.Series("nav", nav).fill_nan(None),
+        pl.Series("close", close).fill_nan(None),
+        pl.lit(None, dtype=pl.Float64).alias("split_factor"),
+    )
+    return out, np.array(events, dtype=np.int64)
 
 
 def _estimated(df: pl.DataFrame) -> np.ndarray:

@@ -50,10 +50,11 @@ SPLIT_RATIO = 1.25
 
 
 def sniff_cn_prices(head: bytes) -> bool:
-    """Header `,OPEN,HIGH,LOW,CLOSE,VOLUME,AMT` (first column unnamed or `date`)."""
+    """Header `,OPEN,HIGH,LOW,CLOSE,VOLUME,AMT` (first column unnamed or `date`), or the `,OUTMESSAGE`
+    file the same download writes when it failed (read to say so)."""
     first = head.decode("utf-8", errors="ignore").lstrip("\ufeff").split("\n", 1)[0]
     cells = tuple(c.strip().lower() for c in first.split(","))
-    return cells[1:] == _HEADER[1:] and cells[0] in ("", "date")
+    return cells[0] in ("", "date") and (cells[1:] == _HEADER[1:] or cells[1:] == ("outmessage",))
 
 
 def _on_grid(p: np.ndarray) -> np.ndarray:
@@ -135,6 +136,12 @@ def read_cn_prices(
     stamp = resolve_retrieved_at(path, retrieved_at)
     frame, locate = read_csv_strings(data, file)
     frame = frame.rename({frame.columns[0]: "date"})
+    if "OUTMESSAGE" in frame.columns:
+        msg = frame["OUTMESSAGE"][0] if frame.height else ""
+        raise ParseError(f"a failed download, not prices: {msg!r}", file=file, row=2, field="OUTMESSAGE")
+    missing = [c for c in ("OPEN", "HIGH", "LOW", "CLOSE", "VOLUME", "AMT") if c not in frame.columns]
+    if missing:
+        raise ParseError(f"missing column(s) {missing}", file=file, row=1, field=missing[0])
     dropped: dict[str, int] = {}
     notes: list[str] = []
     frame = drop_blank_rows(frame.with_row_index("_row"), dropped)
