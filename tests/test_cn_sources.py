@@ -273,3 +273,11 @@ def test_classification_rows(cn: Path) -> None:
     assert rows["510300.SH"]["category"] == "broad" and rows["510300.SH"]["group"] == "hs300"
     assert rows["511360.SH"]["category"] is None and rows["511360.SH"]["asset_class"] == "fixed_income"
     assert f["category"].value_counts().sort("category")["count"].to_list() == [369, 322, 672, 250]
+
+
+def test_failed_download_price_file_is_refused(cn: Path) -> None:
+    f = cn / "prices_daily" / "563670_nan_to_2025-11-17.csv"
+    assert detect_format(f) == "cn_prices"
+    with pytest.raises(ParseError, match="a failed download, not prices") as info:
+        read_cn_prices(f, retrieved_at=STAMP)
+    assert (info.value.file, info.value.row, info.value.field) == (str(f), 2, "OUTMESSAGE")
