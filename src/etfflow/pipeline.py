@@ -347,12 +347,22 @@ def funds_table(store: Store) -> pl.DataFrame:
     stored = store.read("funds")
     tax = load_taxonomy()
     if stored.height == 0:
-        return tax
+        return _with_market(tax)
     cols = [c for c in tax.columns if c != "ticker"]
     both = stored.join(tax, on="ticker", how="left", suffix="_tax").select(
         "ticker", *[pl.coalesce(c, f"{c}_tax").alias(c) for c in cols]
     )
-    return pl.concat([both, tax.join(stored.select("ticker"), on="ticker", how="anti")])
+    return _with_market(pl.concat([both, tax.join(stored.select("ticker"), on="ticker", how="anti")]))
+
+
+def _with_market(funds: pl.DataFrame) -> pl.DataFrame:
+    """Rows without a market or currency (those stored before the columns existed): US / USD, or CN /
+    CNY for exchange-form China tickers (`512880.SH`)."""
+    cn = pl.col("ticker").str.contains(r"^\d{6}\.(SH|SZ)$")
+    return funds.with_columns(
+        pl.coalesce("market", pl.when(cn).then(pl.lit("CN")).otherwise(pl.lit("US"))).alias("market"),
+        pl.coalesce("currency", pl.when(cn).then(pl.lit("CNY")).otherwise(pl.lit("USD"))).alias("currency"),
+    )
 
 
 def synthetic_label(store: Store) -> str | None:

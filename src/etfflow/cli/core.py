@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
-from etfflow import pipeline
+from etfflow import calendar, pipeline
 from etfflow.cli.app import (
     DbOpt,
     JsonOpt,
@@ -141,10 +141,12 @@ def flows(
         )
         if f.height == 0:
             raise NotFoundError(f"no flows for {t} in {store.path} (import its data first)")
+        funds = pipeline.funds_table(store)
+    currency = calendar.fund_currencies(funds, [t])[t]
     if freq == "d":
         out = f.select("date", "flow_usd", "aum_prev_usd", "flow_pct_aum", "flags", "available_on")
     else:
-        out = to_period(f, freq).select(
+        out = to_period(f, freq, markets=calendar.fund_markets(funds, [t])).select(
             "date", "flow_usd", pl.col("aum_start_usd").alias("aum_prev_usd"), "flow_pct_aum", "flags", "days"
         )
     out = out.with_columns(
@@ -157,6 +159,7 @@ def flows(
                 "ticker": t,
                 "freq": freq,
                 "label": label,
+                "currency": currency,
                 "net_flow_usd": total,
                 "rows": nan_to_none(out).to_dicts(),
             }
@@ -167,12 +170,14 @@ def flows(
     shown = out.tail(40)
     console.print(
         frame_table(
-            f"{t} flows ({freq}); last {shown.height} of {out.height} rows",
+            f"{t} flows ({freq}), amounts in {currency}; last {shown.height} of {out.height} rows",
             shown,
             {"flow_usd": fmt_usd, "aum_prev_usd": lambda x: fmt_usd(x).lstrip("+"), "flow_pct_aum": fmt_pct},
         )
     )
-    console.print(f"Net flow over the selection: {fmt_usd(total)} (bad prints and unknown flows excluded)")
+    console.print(
+        f"Net flow over the selection: {fmt_usd(total)} {currency} (bad prints and unknown flows excluded)"
+    )
 
 
 @app.command()
@@ -181,22 +186,27 @@ def top(
     window: Annotated[int, typer.Option(help="Sessions to sum over.")] = 5,
     n: Annotated[int, typer.Option(help="Funds per list.")] = 10,
     by: Annotated[str, typer.Option(help="Rank by usd or pct (of prior AUM).")] = "usd",
+    market: Annotated[str | None, typer.Option(help="Only funds of this market (US or CN).")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Largest inflows and outflows over the last WINDOW sessions, in $ and % of AUM."""
+    """Largest inflows and outflows over the last WINDOW sessions, in the funds' currency and % of AUM."""
     key = {"usd": "flow_usd", "pct": "flow_pct_aum"}.get(by)
     if key is None:
         raise typer.BadParameter("use usd or pct", param_hint="--by")
     with handled(), _open(db) as store:
         label = pipeline.synthetic_label(store)
         f, funds = pipeline.load_flows(store)
+        if market:
+            mk = calendar.fund_markets(funds, f["ticker"].unique().to_list())
+            f = f.filter(pl.col("ticker").is_in([t for t, m in mk.items() if m == market.upper()]))
         totals = window_totals(f, funds, window=window)
         if category:
             totals = totals.filter(pl.col("category") == category)
             if totals.height == 0:
                 raise NotFoundError(f"no funds of category {category!r} with flows in the warehouse")
-    inflows, outflows = top_flows(totals, n=n, by=key)
+    with handled():
+        inflows, outflows = top_flows(totals, n=n, by=key)
     if as_json:
         emit_json(
             {
@@ -289,7 +299,7 @@ def quality(
 
 
 def _print_top(inflows: pl.DataFrame, outflows: pl.DataFrame, span: str) -> None:
-    cols = ["ticker", "name", "flow_usd", "flow_pct_aum", "aum_start_usd"]
+    cols = ["ticker", "name", "flow_usd", "currency", "flow_pct_aum", "aum_start_usd"]
     fmts = {"flow_usd": fmt_usd, "flow_pct_aum": fmt_pct, "aum_start_usd": lambda x: fmt_usd(x).lstrip("+")}
     for title, fr in (("Top inflows", inflows), ("Top outflows", outflows)):
         sel = fr.select([c for c in cols if c in fr.columns])

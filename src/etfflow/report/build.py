@@ -163,6 +163,14 @@ def build_report(
     if window < 1:
         raise ConfigError(f"window must be at least 1 session, not {window}")
     o = options or ReportOptions()
+    # the US ETF flow framework: US funds only (other markets' flows are in other currencies)
+    us = [t for t, m in calendar.fund_markets(funds, flows["ticker"].unique().to_list()).items() if m == "US"]
+    if flows.height and not us:
+        raise NotFoundError(
+            "the flow report covers US funds and this warehouse has flows of other markets only: "
+            "see `etfflow groups --market CN` and `etfflow flows TICKER`"
+        )
+    flows = flows.filter(pl.col("ticker").is_in(us))
     pit, as_of = point_in_time(flows, as_of)
     span = report_window(pit, window, as_of)
     if span is None:
@@ -321,9 +329,19 @@ def report_from_store(
     from etfflow.pipeline import funds_table, synthetic_label
 
     o = options or ReportOptions()
-    last = store.query("SELECT max(available_on) AS a, max(date) AS d FROM flows_daily")
+    funds = funds_table(store)
+    # the report's dates come from the US funds' flows (other markets keep other calendars)
+    other = funds.filter(pl.col("market") != "US")["ticker"].to_list() or [""]
+    last = store.query(
+        "SELECT max(available_on) AS a, max(date) AS d FROM flows_daily "
+        "WHERE ticker NOT IN (SELECT unnest(?))",
+        [other],
+    )
     if last.height == 0 or last["d"][0] is None:
-        raise NotFoundError(f"no flows in {store.path}: import data or run `etfflow demo` first")
+        raise NotFoundError(
+            f"no flows of US funds in {store.path}: import data or run `etfflow demo` first "
+            "(China funds: `etfflow groups --market CN`)"
+        )
     top = as_of or last["a"][0] or last["d"][0]
     sessions = (
         max(o.history, o.signals.pct_window + o.signals.long_days, 5 * (o.chart_weeks + 2)) + window + 10
@@ -334,6 +352,4 @@ def report_from_store(
     flows = store.query(f"SELECT {cols} FROM flows_daily WHERE date >= ? AND date <= ?", [first, top])
     if flows.height == 0:
         raise NotFoundError(f"no flows on or before {top} in {store.path}")
-    return build_report(
-        flows, funds_table(store), as_of=as_of, window=window, label=synthetic_label(store), options=o
-    )
+    return build_report(flows, funds, as_of=as_of, window=window, label=synthetic_label(store), options=o)
