@@ -39,6 +39,12 @@ from etfflow.sources.sec_files import (
 from etfflow.sources.sec_ncen import is_ncen_submission
 from etfflow.sources.sec_nport import is_nport_dataset_zip, is_nport_xml
 from etfflow.sources.ssga import read_ssga_gld_csv, sniff_ssga_gld_csv
+from etfflow.sources.vendor_flows import (
+    read_vendor_flows,
+    sniff_vendor_long,
+    sniff_vendor_wide,
+    sniff_vendor_workbook,
+)
 
 __all__ = ["FORMATS", "HEAD_BYTES", "Format", "detect_format", "read_file", "register"]
 
@@ -77,6 +83,9 @@ register(Format("sec_nport_xml", is_nport_xml, read_nport_file))
 register(Format("sec_ncen", is_ncen_submission, read_ncen_file))
 register(Format("sec_nport_dataset", is_nport_dataset_zip, read_nport_dataset_file))
 register(Format("sec_fund_ids", sniff_fund_ids, read_fund_ids_file))
+register(Format("vendor_flows_long", sniff_vendor_long, read_vendor_flows))
+register(Format("vendor_flows_workbook", sniff_vendor_workbook, read_vendor_flows))
+register(Format("vendor_flows_wide", sniff_vendor_wide, read_vendor_flows))
 
 
 def _head(path: PathLike) -> bytes:
