@@ -18,6 +18,7 @@ from etfflow.store import Store, UpsertResult
 
 if TYPE_CHECKING:
     from etfflow.flows.source import FlowSource
+    from etfflow.reconcile_daily import DailyReconciliation as ReconcileDaily
 
 __all__ = [
     "DemoSummary",
@@ -32,6 +33,7 @@ __all__ = [
     "load_flows",
     "merge_funds",
     "nport_table",
+    "reconcile_daily_store",
     "reconcile_store",
     "refresh_flows",
     "synthetic_label",
@@ -491,4 +493,25 @@ def reconcile_store(
         abs_tol=rc.DEFAULT_ABS_TOL if abs_tol is None else abs_tol,
         rel_tol=rc.DEFAULT_REL_TOL if rel_tol is None else rel_tol,
         all_months=all_months,
+    )
+
+
+def reconcile_daily_store(
+    store: Store,
+    *,
+    tickers: list[str] | None = None,
+    abs_tol: float | None = None,
+    rel_tol: float | None = None,
+) -> ReconcileDaily:
+    """Reconcile the warehouse's computed daily flows with its vendor daily flows, per fund and year."""
+    from etfflow import reconcile_daily as rd
+
+    vendor = store.read("vendor_flows", tickers=tickers)
+    both = sorted(set(vendor["ticker"].to_list()))
+    flows = store.read("flows_daily", tickers=both) if both else empty("flows_daily")
+    return rd.reconcile_daily(
+        flows,
+        vendor,
+        abs_tol=rd.DEFAULT_ABS_TOL if abs_tol is None else abs_tol,
+        rel_tol=rd.DEFAULT_REL_TOL if rel_tol is None else rel_tol,
     )
