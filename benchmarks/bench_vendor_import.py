@@ -1,4 +1,4 @@
-"""Time importing etf.com's 641-fund daily flow file (1.46M rows, gzip) into a fresh warehouse (target: < 20 s).
+"""Time importing etf.com's 641-fund daily flow file (1.46M rows, gzip) into a new warehouse (target < 20 s).
 
 Real data: `../shared/data/vendor/etfcom/etfcom_daily_flows_641_long.csv.gz`. Timings, each the best of
 `--runs` into a new warehouse: the parse alone (`read_vendor_flows`), the library import

@@ -164,7 +164,7 @@ def sniff_vendor_wide(head: bytes) -> bool:
     if not funds or any(not _TICKER_HEADER.match(c) or normalise_header(c) in generic for c in funds):
         return False
     body = _plain_head(head).split(b"\n", 1)[1] if b"\n" in _plain_head(head) else b""
-    return bool(totals) or any(_NUMBER.search(line) for line in body.splitlines()[:-1])
+    return bool(totals) or any(_NUMBER.search(line) for line in body.split(b"\n")[:-1])
 
 
 def _zip_member_head(head: bytes, suffix: bytes) -> bytes | None:
