@@ -7,14 +7,18 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
-from etfflow.errors import ConfigError
+from etfflow.errors import ConfigError, NotFoundError
 from etfflow.schema import empty, validate
 from etfflow.sources.base import ImportBatch
 from etfflow.store import Store, UpsertResult
+
+if TYPE_CHECKING:
+    from etfflow.flows.source import FlowSource
+    from etfflow.reconcile_daily import DailyReconciliation as ReconcileDaily
 
 __all__ = [
     "DemoSummary",
@@ -29,6 +33,7 @@ __all__ = [
     "load_flows",
     "merge_funds",
     "nport_table",
+    "reconcile_daily_store",
     "reconcile_store",
     "refresh_flows",
     "synthetic_label",
@@ -334,10 +339,50 @@ def load_flows(
     tickers: list[str] | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
+    flow_source: str | FlowSource | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Stored daily flows and the funds table (taxonomy merged with what the warehouse knows)."""
-    flows = store.read("flows_daily", tickers=tickers, start=start, end=end)
+    """Daily flows from the chosen source, with `flow_source`, and the funds table.
+
+    `flow_source`: computed, vendor, vendor:NAME or best (default; see `etfflow.flows.source`). The
+    funds table is the taxonomy merged with what the warehouse knows; funds outside both have no row
+    (their category is unknown).
+    """
+    from etfflow.flows.source import parse_flow_source, select_flows
+
+    choice = parse_flow_source(flow_source)
+    computed = (
+        store.read("flows_daily", tickers=tickers, start=start, end=end)
+        if choice.kind != "vendor"
+        else empty("flows_daily")
+    )
+    if choice.kind == "computed":
+        return select_flows(computed, empty("vendor_flows"), choice), funds_table(store)
+    names = store.query("SELECT DISTINCT source FROM vendor_flows ORDER BY source")["source"].to_list()
+    if choice.vendor is not None and choice.vendor not in names:
+        raise NotFoundError(
+            f"no flows from vendor {choice.vendor!r} in {store.path} "
+            f"(vendors: {', '.join(names) or 'none; import a vendor flow file first'})"
+        )
+    vendor = store.read("vendor_flows", tickers=tickers, start=start, end=end)
+    have: set[str] | None = None
+    if choice.kind == "best":
+        have = set(store.query("SELECT DISTINCT ticker FROM flows_daily")["ticker"].to_list())
+        vendor = vendor.filter(~pl.col("ticker").is_in(sorted(have)))
+    aum = _aum(store, sorted(set(vendor["ticker"].to_list())), start, end) if vendor.height else None
+    flows = select_flows(computed, vendor, choice, computed_tickers=have, aum=aum)
     return flows, funds_table(store)
+
+
+def _aum(store: Store, tickers: list[str], start: dt.date | None, end: dt.date | None) -> pl.DataFrame:
+    """End-of-day AUM the warehouse states for the funds (total net assets, else shares x NAV or close)."""
+    lo = (start - dt.timedelta(days=10)) if start else dt.date(1900, 1, 1)
+    hi = end or dt.date(2999, 12, 31)
+    return store.query(
+        "SELECT date, ticker, max(coalesce(total_net_assets, shares_outstanding * coalesce(nav, close))) "
+        "AS aum_usd FROM daily WHERE ticker IN (SELECT unnest(?)) AND date >= ? AND date <= ? "
+        "GROUP BY date, ticker HAVING aum_usd IS NOT NULL",
+        [tickers, lo, hi],
+    )
 
 
 def funds_table(store: Store) -> pl.DataFrame:
@@ -444,4 +489,25 @@ def reconcile_store(
         abs_tol=rc.DEFAULT_ABS_TOL if abs_tol is None else abs_tol,
         rel_tol=rc.DEFAULT_REL_TOL if rel_tol is None else rel_tol,
         all_months=all_months,
+    )
+
+
+def reconcile_daily_store(
+    store: Store,
+    *,
+    tickers: list[str] | None = None,
+    abs_tol: float | None = None,
+    rel_tol: float | None = None,
+) -> ReconcileDaily:
+    """Reconcile the warehouse's computed daily flows with its vendor daily flows, per fund and year."""
+    from etfflow import reconcile_daily as rd
+
+    vendor = store.read("vendor_flows", tickers=tickers)
+    both = sorted(set(vendor["ticker"].to_list()))
+    flows = store.read("flows_daily", tickers=both) if both else empty("flows_daily")
+    return rd.reconcile_daily(
+        flows,
+        vendor,
+        abs_tol=rd.DEFAULT_ABS_TOL if abs_tol is None else abs_tol,
+        rel_tol=rd.DEFAULT_REL_TOL if rel_tol is None else rel_tol,
     )

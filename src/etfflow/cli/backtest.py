@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from etfflow.cli.app import DbOpt, JsonOpt, app, console, emit_json, handled
+from etfflow.cli.app import DbOpt, FlowsOpt, JsonOpt, app, console, emit_json, handled
 from etfflow.errors import ConfigError, NotFoundError
 
 FORMATS = ("md", "html", "json")
@@ -183,6 +183,7 @@ def backtest(
     list_presets: Annotated[
         bool, typer.Option("--list", help="List strategies and presets, then exit.")
     ] = False,
+    flow_source: FlowsOpt = "best",
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -221,7 +222,7 @@ def backtest(
         uni = universe or ("funds" if tick else spec.universe)
         if uni not in ("sectors", "funds"):
             raise ConfigError(f"--universe must be sectors or funds, not {uni!r}")
-        panel = _panel(demo, seed, db, tick, basis, prices, start, end, uni)
+        panel = _panel(demo, seed, db, tick, basis, prices, start, end, uni, flow_source)
         panels = (
             [(a, panel.select([a])) for a in panel.assets] if per_asset else [(_uni_name(uni, panel), panel)]
         )
@@ -262,6 +263,7 @@ def _panel(
     start: str | None,
     end: str | None,
     universe: str,
+    flow_source: str = "best",
 ) -> Any:
     from etfflow.backtest import data
 
@@ -277,7 +279,12 @@ def _panel(
         from etfflow.store import Store
 
         with Store(db, read_only=True) as store:
-            panel = data.panel_from_store(store, basis=basis, prices=price_rows)  # type: ignore[arg-type]
+            panel = data.panel_from_store(
+                store,
+                basis=basis,  # type: ignore[arg-type]
+                prices=price_rows,
+                flow_source=flow_source,
+            )
             funds = funds_table(store)
     if universe == "sectors":
         return data.sector_panel(panel, funds)

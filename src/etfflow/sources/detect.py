@@ -48,6 +48,12 @@ from etfflow.sources.sec_files import (
 from etfflow.sources.sec_ncen import is_ncen_submission
 from etfflow.sources.sec_nport import is_nport_dataset_zip, is_nport_xml
 from etfflow.sources.ssga import read_ssga_gld_csv, sniff_ssga_gld_csv
+from etfflow.sources.vendor_flows import (
+    read_vendor_flows,
+    sniff_vendor_long,
+    sniff_vendor_wide,
+    sniff_vendor_workbook,
+)
 
 __all__ = ["FORMATS", "HEAD_BYTES", "Format", "detect_format", "read_file", "register"]
 
@@ -93,6 +99,9 @@ register(Format("cn_prices", sniff_cn_prices, read_cn_prices))
 register(Format("cn_classification", sniff_cn_classification, read_cn_classification))
 register(Format("excel_xls", sniff_xls, read_xls))
 register(Format("price_file", sniff_price_file, read_price_file))
+register(Format("vendor_flows_long", sniff_vendor_long, read_vendor_flows))
+register(Format("vendor_flows_workbook", sniff_vendor_workbook, read_vendor_flows))
+register(Format("vendor_flows_wide", sniff_vendor_wide, read_vendor_flows))
 
 
 def _head(path: PathLike) -> bytes:
