@@ -20,11 +20,13 @@ __all__ = [
     "DemoSummary",
     "ImportSummary",
     "Written",
+    "check_batch",
     "file_sha256",
     "fill_nport_tickers",
     "funds_table",
     "import_paths",
     "import_vendor_flows",
+    "kept_note",
     "load_demo",
     "load_flows",
     "merge_funds",
@@ -57,6 +59,7 @@ class ImportSummary:
     notes: list[str] = field(default_factory=list)
     already_imported: bool = False
     tables: dict[str, dict[str, int]] = field(default_factory=dict)
+    kept: int = 0  # stored values kept where the file had none (a blank never erases a stored value)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -118,13 +121,21 @@ def import_paths(
                 notes=list(batch.notes) + written.notes,
                 already_imported=not new_file,
                 tables={t: _counts(r) for t, r in written.results.items()},
+                kept=written.kept,
             )
         )
     return out
 
 
 def _counts(r: UpsertResult) -> dict[str, int]:
-    return {"added": r.added, "changed": r.changed, "unchanged": r.unchanged}
+    return {"added": r.added, "changed": r.changed, "unchanged": r.unchanged, "kept": r.kept}
+
+
+def kept_note(kept: int) -> list[str]:
+    """The summary note for stored values a file's missing values left in place (none when 0)."""
+    if not kept:
+        return []
+    return [f"{kept} stored value(s) kept where the file has none (a blank never erases a stored value)"]
 
 
 @dataclass(frozen=True)
@@ -156,6 +167,20 @@ class Written:
         """Rows left unchanged, over every table."""
         return sum(r.unchanged for r in self.results.values())
 
+    @property
+    def kept(self) -> int:
+        """Stored values kept because the batch had no value for them, over every table."""
+        return sum(r.kept for r in self.results.values())
+
+
+def check_batch(batch: ImportBatch) -> ImportBatch:
+    """The one place a parsed batch is checked before `write_batch` writes anything.
+
+    Importers already validate the schema (types, keys, negatives); value checks that need the whole
+    batch (non-finite numbers, implausible factors, hostile identifiers) belong here.
+    """
+    return batch
+
 
 def write_batch(store: Store, batch: ImportBatch, *, known_funds_only: bool | None = None) -> Written:
     """Write a batch's daily rows and tables, and refresh the flows they affect, in one transaction.
@@ -170,6 +195,7 @@ def write_batch(store: Store, batch: ImportBatch, *, known_funds_only: bool | No
 
     if known_funds_only is None:
         known_funds_only = batch.source == FUND_IDS_SOURCE
+    batch = check_batch(batch)  # every value check happens before the transaction below
     results: dict[str, UpsertResult] = {}
     notes: list[str] = []
     tables = dict(batch.tables)
@@ -212,6 +238,7 @@ def write_batch(store: Store, batch: ImportBatch, *, known_funds_only: bool | No
             results[name] = store.upsert(name, frame, file=batch.file)
         if refresh:
             refresh_flows(store, sorted(refresh))
+    notes += kept_note(sum(r.kept for r in results.values()))
     return Written(results, sorted(touched), sorted(refresh), notes)
 
 
