@@ -58,9 +58,9 @@ __all__ = [
 #: rows parsed and checked at a time
 CHUNK_ROWS = 500_000
 #: about how many `daily` rows are read back at a time to recompute flows
-FLOW_GROUP_ROWS = 1_000_000
+FLOW_GROUP_ROWS = 500_000
 #: DuckDB's memory limit while a panel is imported (it spills to disk beyond it)
-MEMORY_LIMIT = "1GB"
+MEMORY_LIMIT = "768MB"
 _CSV_BLOCK = 32 << 20
 _STAGE = "_etfflow_stage"
 _TOUCHED = "_etfflow_touched"
@@ -240,6 +240,11 @@ class _Spec:
     values: list[str]
 
 
+def _key_hashes(frame: pl.DataFrame) -> np.ndarray:
+    """A 64-bit hash of each row's (date, ticker): equal keys give equal hashes (collisions are rare)."""
+    return frame.select(pl.struct("date", "ticker").hash(seed=0)).to_series().to_numpy()
+
+
 def _check_chunk(raw: pl.DataFrame, spec: _Spec, dropped: dict[str, int], off: set[str]) -> pl.DataFrame:
     """One chunk parsed and checked like the generic importer: `_row`, date, ticker, value columns."""
     file, labels = spec.file, spec.chosen
@@ -389,15 +394,19 @@ def import_panel(
     if ignored:
         out.notes.append(f"ignored column(s): {ignored}")
     off: set[str] = set()
+    hashes: list[np.ndarray] = []
     con = store.connection
     cols = ", ".join(
         ["_row BIGINT", "date DATE", "ticker VARCHAR"] + [f"{_q(c)} DOUBLE" for c in spec.values]
     )
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    con.execute(f"SET memory_limit = {_literal(MEMORY_LIMIT)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGE} ({cols})")
     try:
         for k, raw in enumerate(chunks):
             progress(f"reading {path.name}: chunk {k + 1}", 0.1)
             checked = _check_chunk(raw, spec, out.dropped, off)
+            hashes.append(_key_hashes(checked))
             if checked.height:
                 con.register("_etfflow_chunk", checked.to_arrow())
                 try:
@@ -412,7 +421,11 @@ def import_panel(
                 f"{n_off} row(s) dated on days that are not NYSE sessions were dropped: {listed}"
             )
         progress(f"checking {path.name}", 0.4)
-        _drop_repeats(store, spec, out.dropped)
+        every = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
+        del hashes
+        if len(every) and pl.Series(every).is_duplicated().any():  # else no key can repeat
+            _drop_repeats(store, spec, out.dropped)
+        del every
         progress(f"writing {path.name}", 0.5)
         values = ", ".join(
             (_q(c) if c in spec.values else f"NULL::{_sql_type(c)}") + f" AS {_q(c)}"
@@ -435,6 +448,8 @@ def import_panel(
         out.refreshed = refresh_flows_from(store, _TOUCHED)
         store.record_file(info.sha256, file, src, out.rows, options=opts)
     finally:
+        if limit:
+            con.execute(f"SET memory_limit = {_literal(limit[0])}")
         con.execute("DROP VIEW IF EXISTS _etfflow_incoming")
         con.execute(f"DROP TABLE IF EXISTS {_STAGE}")
         con.execute(f"DROP TABLE IF EXISTS {_TOUCHED}")
@@ -512,15 +527,16 @@ def refresh_flows_from(store: Store, touched: str) -> int:
     groups = [r[0] for r in con.execute(f"SELECT DISTINCT grp FROM {_CTX} ORDER BY grp").fetchall()]
     written = 0
     full: list[str] = []
+    units = funds_units(store)
     try:
         for g in groups:
-            written += _flows_group(store, g, full)
+            written += _flows_group(store, g, full, units)
         if full:
             con.execute(
                 f"UPDATE {_CTX} SET ctx_start = NULL, keep_from = NULL, grp = -1 "
                 f"WHERE ticker IN (SELECT unnest({_literal(full)}))"
             )
-            written += _flows_group(store, -1, [])
+            written += _flows_group(store, -1, [], units)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {_CTX}")
     return written
@@ -558,7 +574,7 @@ def _context(store: Store, touched: str) -> None:
             GROUP BY t.ticker, t.lo),
         counted AS (
             SELECT c.ticker, c.ctx_start, c.keep_from, c.nobs,
-                count(DISTINCT d.source) AS n_src,
+                CASE WHEN min(d.source) = max(d.source) THEN 1 ELSE 2 END AS n_src,
                 count(d.date) AS rows_all,
                 count(d.date) FILTER (d.date >= c.ctx_start) AS rows_ctx
             FROM c LEFT JOIN daily d ON d.ticker = c.ticker
@@ -578,34 +594,36 @@ def _context(store: Store, touched: str) -> None:
     )
 
 
-def _flows_group(store: Store, grp: int, full: list[str]) -> int:
+def _flows_group(store: Store, grp: int, full: list[str], units: dict[str, float]) -> int:
     """Recompute and write the flows of one read group; tickers needing a full recompute go to `full`."""
-    from etfflow.flows.daily import compute_flows, merge_sources
+    from etfflow.flows.daily import merge_sources
     from etfflow.flows.flags import Flag
-    from etfflow.pipeline import funds_table
-    from etfflow.schema import validate
 
     con = store.connection
-    names = ", ".join(f"d.{_q(c)}" for c in TABLES["daily"].names)
+    names = ", ".join(f"d.{_q(c)}" for c in _FLOW_INPUTS)
     rel = con.execute(
-        f"SELECT {names} FROM daily d JOIN {_CTX} c ON d.ticker = c.ticker "
+        f"SELECT {names}, c.keep_from FROM daily d JOIN {_CTX} c ON d.ticker = c.ticker "
         f"WHERE c.grp = {grp} AND d.date >= coalesce(c.ctx_start, DATE '0001-01-01') "
-        "ORDER BY d.ticker, d.date"
+        "ORDER BY d.ticker, d.date, d.source"
     )
     daily = pl.from_arrow(rel.arrow().read_all())
     assert isinstance(daily, pl.DataFrame)
     if daily.height == 0:
         return 0
-    daily = validate(daily, "daily")
-    merged = merge_sources(daily)
-    flows = compute_flows(merged, funds_table(store))
-    keep = pl.from_arrow(
-        con.execute(f"SELECT ticker, keep_from FROM {_CTX} WHERE grp = {grp}").arrow().read_all()
-    )
-    assert isinstance(keep, pl.DataFrame)
-    kept = flows.join(keep, on="ticker", how="left").filter(
-        pl.col("keep_from").is_null() | (pl.col("available_on") >= pl.col("keep_from"))
-    )
+    keep_from = daily["keep_from"]
+    daily = daily.drop("keep_from").with_columns(pl.col("so_lag").cast(pl.Int8))
+    same_key = (daily["ticker"] == daily["ticker"].shift(1)) & (daily["date"] == daily["date"].shift(1))
+    if same_key.any() or daily["source"].n_unique() > 1:
+        # several sources state some fund's day: merge them (keeping the row order by ticker, date)
+        merged = merge_sources(daily)
+        keep_from = merged.join(
+            daily.select("ticker", keep_from.alias("keep_from")).unique("ticker"), on="ticker", how="left"
+        )["keep_from"]
+    else:
+        merged = daily.drop("source")
+    flows, rows = flows_frame(merged, units)
+    keep = keep_from.gather(rows)
+    kept = flows.filter(keep.is_null() | (flows["available_on"] >= keep))
     if grp >= 0:
         split = int(Flag.SPLIT)
         new_split = kept.filter((pl.col("flags") & split) != 0)["ticker"].unique().to_list()
@@ -621,7 +639,6 @@ def _flows_group(store: Store, grp: int, full: list[str]) -> int:
         if redo:
             full.extend(redo)
             kept = kept.filter(~pl.col("ticker").is_in(redo))
-    kept = kept.drop("keep_from")
     con.execute(
         f"DELETE FROM flows_daily f USING {_CTX} c WHERE f.ticker = c.ticker AND c.grp = {grp} "
         "AND (c.keep_from IS NULL OR f.available_on >= c.keep_from)"
@@ -634,6 +651,117 @@ def _flows_group(store: Store, grp: int, full: list[str]) -> int:
         finally:
             con.unregister("_etfflow_flows")
     return kept.height
+
+
+_FLOW_INPUTS = (
+    "date",
+    "ticker",
+    "source",
+    "close",
+    "nav",
+    "shares_outstanding",
+    "total_net_assets",
+    "split_factor",
+    "so_lag",
+)
+
+
+def flows_frame(daily: pl.DataFrame, units: dict[str, float]) -> tuple[pl.DataFrame, pl.Series]:
+    """`etfflow.flows.daily.compute_flows` for a merged panel already sorted by (ticker, date).
+
+    The same rules and kernel, without the re-sorting and Python-object columns (the streaming path
+    reads millions of rows sorted from the warehouse). Returns the flows (`flows_daily` columns) and,
+    for each, the row of `daily` it comes from. `units`: creation unit shares by ticker.
+    """
+    from etfflow.errors import DataQualityError
+    from etfflow.flows.daily import FlowParams
+    from etfflow.flows.flags import Flag
+    from etfflow.flows.nb import SPLIT_RATIOS, flows_long_nb
+
+    p = FlowParams()
+    so = daily["shares_outstanding"]
+    derive = so.is_null() & daily["total_net_assets"].is_not_null() & (daily["nav"] > 0).fill_null(False)
+    if derive.any():
+        so = pl.select(
+            pl.when(derive).then(daily["total_net_assets"] / daily["nav"]).otherwise(so)
+        ).to_series()
+    dates = daily["date"].to_numpy()
+    ok = calendar.is_trading_day(dates)
+    if not ok.all():
+        bad = int(np.flatnonzero(~ok)[0])
+        raise DataQualityError(
+            f"{daily['ticker'][bad]} has a row dated {daily['date'][bad]}, which is not an NYSE session"
+        )
+    tick = daily["ticker"]
+    change = (tick != tick.shift(1)).fill_null(True).to_numpy()
+    starts = np.append(np.flatnonzero(change), len(tick)).astype(np.int64)
+    names = tick.gather(starts[:-1]).to_list()
+    unit = np.array([units.get(t, 0.0) for t in names], dtype=np.float64)
+    lag_col = daily["so_lag"]
+    lag = lag_col.fill_null(0).cast(pl.Int64).to_numpy()
+
+    def arr(s: pl.Series) -> np.ndarray:
+        return s.cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+    so_a = arr(so)
+    flow, aum_prev, dshares, nav_used, flags, gap, trade_sess = flows_long_nb(
+        starts,
+        calendar.session_index(dates),
+        so_a,
+        arr(daily["nav"]),
+        arr(daily["close"]),
+        arr(daily["split_factor"]),
+        lag,
+        unit,
+        p.split_tol_so,
+        p.split_tol_nav,
+        p.bad_print_jump,
+        p.bad_print_reversal,
+        p.large,
+        p.odd_lot_tol,
+        SPLIT_RATIOS,
+    )
+    lag_unknown = lag_col.is_null().to_numpy()
+    flags = flags | np.where(lag_unknown, np.uint32(Flag.LAG_UNKNOWN), np.uint32(0)).astype(np.uint32)
+    aum = derive.to_numpy()
+    flags = np.where(aum, flags & ~np.uint32(Flag.ODD_LOT), flags).astype(np.uint32)
+    keep = ~np.isnan(so_a)
+    sessions = calendar.sessions()
+    trade_dates = sessions[np.clip(trade_sess, 0, len(sessions) - 1)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(aum_prev > 0, flow / aum_prev, np.nan)
+    mask = pl.Series(keep)
+    out = pl.DataFrame(
+        {
+            "date": trade_dates[keep],
+            "ticker": tick.filter(mask),
+            "flow_usd": flow[keep],
+            "aum_prev_usd": aum_prev[keep],
+            "flow_pct_aum": pct[keep],
+            "shares_change": dshares[keep],
+            "nav_used": nav_used[keep],
+            "method": pl.Series(np.where(aum[keep], "aum", "shares"), dtype=pl.String),
+            "flags": flags[keep],
+            "gap_sessions": gap[keep],
+            "available_on": dates[keep],
+        }
+    ).with_columns(
+        pl.col(c).fill_nan(None)
+        for c in ("flow_usd", "aum_prev_usd", "flow_pct_aum", "shares_change", "nav_used")
+    )
+    return out, pl.Series(np.flatnonzero(keep))
+
+
+def funds_units(store: Store) -> dict[str, float]:
+    """Creation unit shares by ticker (stored funds merged over the taxonomy), as floats."""
+    from etfflow.pipeline import funds_table
+
+    f = funds_table(store)
+    return {
+        t: float(u)
+        for t, u in zip(f["ticker"].to_list(), f["creation_unit_shares"].to_list(), strict=True)
+        if u
+    }
 
 
 def touched_from_frame(store: Store, frame: pl.DataFrame) -> None:

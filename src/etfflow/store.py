@@ -283,9 +283,12 @@ class Store:
                     f"UPDATE {t} AS t SET {sets} FROM {source} n WHERE {key_eq} AND ({differs})"
                 )
             cols = ", ".join(_q(c) for c in spec.names)
-            added = self._scalar(
-                f"INSERT INTO {t} ({cols}) SELECT {cols} FROM {source} n ANTI JOIN {t} t ON {key_eq}"
-            )
+            if touched is not None and changed == 0 and self._scalar(f"SELECT count(*) FROM {t}") == 0:
+                added = self._scalar(f"INSERT INTO {t} ({cols}) SELECT {cols} FROM {source}")  # all new
+            else:
+                added = self._scalar(
+                    f"INSERT INTO {t} ({cols}) SELECT {cols} FROM {source} n ANTI JOIN {t} t ON {key_eq}"
+                )
         return UpsertResult(table, added, changed, rows - added - changed, kept)
 
     def replace(self, table: str, frame: pl.DataFrame, *, tickers: list[str] | None = None) -> int:
