@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import polars as pl
 
+from etfflow.checks import check_batch
 from etfflow.errors import ConfigError
 from etfflow.schema import empty, validate
 from etfflow.sources.base import ImportBatch
@@ -168,6 +169,7 @@ def write_batch(store: Store, batch: ImportBatch, *, known_funds_only: bool | No
     """
     from etfflow.sources.sec_files import FUND_IDS_SOURCE
 
+    batch = check_batch(store, batch)
     if known_funds_only is None:
         known_funds_only = batch.source == FUND_IDS_SOURCE
     results: dict[str, UpsertResult] = {}

@@ -41,7 +41,7 @@ def _open(db: Path | None, *, read_only: bool = True) -> Store:
 def _label_line(store: Store) -> str | None:
     label = pipeline.synthetic_label(store)
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     return label
 
 
@@ -82,7 +82,7 @@ def demo(
     if as_json:
         emit_json(payload)
         return
-    console.print(f"[bold yellow]{summary.label}[/]", highlight=False)
+    console.print(summary.label, style="bold yellow", highlight=False)
     console.print(
         f"Demo warehouse {payload['db']}: {summary.funds} funds, {summary.days} sessions "
         f"({summary.start} .. {summary.end}), {summary.flow_rows:,} daily flows."
@@ -163,7 +163,7 @@ def flows(
         )
         return
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     shown = out.tail(40)
     console.print(
         frame_table(
@@ -210,7 +210,7 @@ def top(
         )
         return
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     _print_top(inflows, outflows, f"last {window} sessions")
 
 
@@ -229,7 +229,7 @@ def sectors(
         emit_json({"label": label, "window": window, **snap.as_dict()})
         return
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     _print_sectors(snap)
 
 
@@ -266,7 +266,7 @@ def quality(
         emit_json({"label": label, "ticker": ticker, "flow_rows": f.height, "flags": rows})
         return
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     console.print(f"{f.height:,} daily flow rows checked for {ticker or 'all funds'}.")
     if not rows:
         console.print("No flags.")

@@ -11,6 +11,7 @@ import re
 
 import polars as pl
 
+from etfflow.checks import vendor_rows
 from etfflow.errors import ConfigError, ParseError, ValidationError
 from etfflow.schema import empty, validate
 from etfflow.sources.base import (
@@ -131,6 +132,7 @@ def read_vendor_flows(
     missing = out["flow_usd"].is_null() | out["ticker"].is_null() | (out["ticker"] == "")
     add_dropped(dropped, "missing_flow", int(missing.sum()))
     out = out.filter(~missing)
+    out = vendor_rows(out, file=file, locate=locate, labels=cols, dropped=dropped, notes=notes)
     before = out.height
     out = out.unique(["date", "ticker", "flow_usd"], keep="first", maintain_order=True)
     add_dropped(dropped, "duplicate_rows", before - out.height)
