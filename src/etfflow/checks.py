@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from etfflow.errors import ValidationError, quote
+from etfflow.errors import ParseError, ValidationError, quote
 from etfflow.schema import TABLES
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CIK_RE",
     "CLASS_RE",
+    "CONTROL_CHARS",
     "FACTOR",
     "LIMITS",
     "MAX_ABS",
@@ -55,6 +56,7 @@ __all__ = [
     "check_ticker",
     "daily_rows",
     "is_ticker",
+    "refuse_dtd",
     "vendor_rows",
 ]
 
@@ -63,7 +65,9 @@ SERIES_RE = re.compile(r"^(S\d{9}|CIK\d{10})$")
 CLASS_RE = re.compile(r"^C\d{9}$")
 CIK_RE = re.compile(r"^\d{10}$")
 NAME_MAX = 300
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: the earliest date a filing or flow may carry (the first US ETF listed in 1993)
+FIRST_DATE = dt.date(1980, 1, 1)
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 #: the largest magnitude any imported number may have: SEC's N-PORT schema allows up to 24 digits
 MAX_ABS = 1e24
 #: USD amounts of daily rows and vendor flows: a thousand times the largest fund
@@ -90,7 +94,6 @@ IDENTIFIERS: dict[str, re.Pattern[str]] = {
     "cik": CIK_RE,
 }
 NAMES = ("name", "ap_name", "title", "issuer")
-_CHECKED_TABLES = ("funds", "daily", "nport_monthly", "holdings", "authorized_participants", "ncen_etf")
 
 Locator = Callable[[int], int]
 Context = str | Callable[[int], str]
@@ -130,6 +133,20 @@ def check_number(
     return value
 
 
+def refuse_dtd(data: bytes, *, file: str | None = None) -> None:
+    """Refuse XML carrying a DOCTYPE or entity declarations: SEC's XML never does, hostile XML does
+    (entity expansion, "billion laughs", external entities)."""
+    for token in (b"<!DOCTYPE", b"<!ENTITY"):
+        at = data.find(token)
+        if at >= 0:
+            line = data.count(b"\n", 0, at) + 1
+            raise ParseError(
+                f"XML with a {token[2:].decode()} declaration (line {line}) is not accepted: SEC filings "
+                "have none, and entity declarations can expand without bound or read local files",
+                file=file,
+            )
+
+
 def _bounds(column: str) -> tuple[float, float]:
     return LIMITS.get(column, (-MAX_ABS, MAX_ABS))
 
@@ -156,13 +173,33 @@ def check_frame(
     locate: Locator | None = None,
     labels: dict[str, str] | None = None,
     context: Context = "",
+    dates: bool = True,
 ) -> None:
     """Refuse the first implausible number, malformed identifier or name in a frame of `table`'s columns.
 
-    With a `_row` column and `locate`, errors name the file row; otherwise the record's key.
+    With `dates`, dates before `FIRST_DATE` or after tomorrow are refused too (daily and vendor rows
+    drop and count them instead). With a `_row` column and `locate`, errors name the file row;
+    otherwise the record's key.
     """
     labels = labels or {}
     key = TABLES[table].key if table in TABLES else ()
+    if dates:
+        last = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+        for col, dtype in frame.schema.items():
+            if dtype != pl.Date:
+                continue
+            s = frame[col]
+            bad = ((s < FIRST_DATE) | (s > last)).fill_null(False)
+            if bad.any():
+                i = int(bad.arg_true()[0])
+                row, where = _where(frame, i, locate, key)
+                raise ValidationError(
+                    f"date {s[i]} out of range ({FIRST_DATE} to {last}){where}"
+                    + (_ctx(context, row) if row is not None else ""),
+                    file=file,
+                    row=row,
+                    field=labels.get(col, col),
+                )
     for col, dtype in frame.schema.items():
         if col == "_row" or not dtype.is_float():
             continue
@@ -199,7 +236,7 @@ def check_frame(
         if col not in frame.columns or frame.schema[col] != pl.String:
             continue
         s = frame[col]
-        bad = (s.str.contains(_CONTROL.pattern) | (s.str.len_chars() > NAME_MAX)).fill_null(False)
+        bad = (s.str.contains(CONTROL_CHARS.pattern) | (s.str.len_chars() > NAME_MAX)).fill_null(False)
         if bad.any():
             i = int(bad.arg_true()[0])
             row, where = _where(frame, i, locate, key)
@@ -259,7 +296,7 @@ def daily_rows(
     context: Context = "",
 ) -> pl.DataFrame:
     """Checks on parsed `daily` rows (with `_row`): numbers, tickers, all-zero shares; future rows dropped."""
-    check_frame(frame, "daily", file=file, locate=locate, labels=labels, context=context)
+    check_frame(frame, "daily", file=file, locate=locate, labels=labels, context=context, dates=False)
     _all_zero_shares(frame, file=file, locate=locate, labels=labels, context=context)
     return _drop_future(frame, "date", dropped, notes) if frame.height else frame
 
@@ -277,7 +314,7 @@ def vendor_rows(
     rows on days that are not NYSE sessions or after tomorrow are dropped and counted."""
     from etfflow.calendar import is_trading_day
 
-    check_frame(frame, "vendor_flows", file=file, locate=locate, labels=labels)
+    check_frame(frame, "vendor_flows", file=file, locate=locate, labels=labels, dates=False)
     sources = frame["source"].unique().to_list() if "source" in frame.columns else []
     for src in sources:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 ._\-]{0,39}", str(src)):
@@ -319,10 +356,9 @@ def check_batch(store: Store, batch: ImportBatch) -> ImportBatch:
             )
             tables["funds"] = kept
     for name, frame in tables.items():
-        if name in _CHECKED_TABLES or name in TABLES:
-            check_frame(frame, name, file=batch.file)
+        check_frame(frame, name, file=batch.file, dates=name != "vendor_flows")
     if batch.daily.height:
-        check_frame(batch.daily, "daily", file=batch.file)
+        check_frame(batch.daily, "daily", file=batch.file, dates=False)
         _against_store(store, batch.daily, file=batch.file)
     if tables != batch.tables:
         return replace(batch, tables=tables)
