@@ -319,7 +319,9 @@ def vendor_rows(
     for src in sources:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 ._\-]{0,39}", str(src)):
             raise ValidationError(
-                f"vendor source name {quote(src)}: use letters, digits and . _ - (at most 40)", field="source"
+                f"vendor source name {quote(src)}: use letters, digits and . _ - (at most 40)",
+                file=file,
+                field="source",
             )
     if frame.height == 0:
         return frame
@@ -343,6 +345,7 @@ def check_batch(store: Store, batch: ImportBatch) -> ImportBatch:
     from etfflow.sources.sec_files import FUND_IDS_SOURCE
 
     tables = dict(batch.tables)
+    filtered = False
     if batch.source == FUND_IDS_SOURCE and "funds" in tables:
         funds = tables["funds"]
         ok = pl.lit(True)
@@ -355,18 +358,19 @@ def check_batch(store: Store, batch: ImportBatch) -> ImportBatch:
                 batch.dropped.get("malformed_identifiers", 0) + funds.height - kept.height
             )
             tables["funds"] = kept
+            filtered = True
     for name, frame in tables.items():
         check_frame(frame, name, file=batch.file, dates=name != "vendor_flows")
     if batch.daily.height:
         check_frame(batch.daily, "daily", file=batch.file, dates=False)
         _against_store(store, batch.daily, file=batch.file)
-    if tables != batch.tables:
-        return replace(batch, tables=tables)
-    return batch
+    return replace(batch, tables=tables) if filtered else batch
 
 
 def _against_store(store: Store, daily: pl.DataFrame, *, file: str) -> None:
-    """Refuse a file whose shares (or NAVs) differ from every stored value of a fund by `FACTOR` or more."""
+    """Refuse values `FACTOR` times larger or smaller than the stored ones: for every overlapping day of a
+    fund (any source: swapped or mis-scaled columns), or for one day of the same source (a truncated or
+    mangled cell replacing a good value)."""
     cols = [c for c in ("shares_outstanding", "nav") if c in daily.columns]
     cols = [c for c in cols if daily[c].null_count() < daily.height]
     if not cols:
@@ -374,33 +378,45 @@ def _against_store(store: Store, daily: pl.DataFrame, *, file: str) -> None:
     tickers = sorted(set(daily["ticker"].to_list()))
     lo, hi = daily["date"].min(), daily["date"].max()
     stored = store.query(
-        "SELECT date, ticker, shares_outstanding, nav FROM daily "
+        "SELECT date, ticker, source, shares_outstanding, nav FROM daily "
         "WHERE ticker IN (SELECT unnest(?)) AND date BETWEEN ? AND ?",
         [tickers, lo, hi],
     )
     if stored.height == 0:
         return
-    both = daily.select("date", "ticker", *cols).join(
-        stored.select("date", "ticker", *cols), on=["date", "ticker"], suffix="_stored"
+    both = daily.select("date", "ticker", "source", *cols).join(
+        stored.select("date", "ticker", "source", *cols), on=["date", "ticker"], suffix="_stored"
     )
+    far = pl.lit(FACTOR)
     for c in cols:
-        ratio = (
-            both.filter((pl.col(c) > 0) & (pl.col(f"{c}_stored") > 0))
-            .group_by("ticker")
-            .agg(
-                pl.len().alias("n"),
-                (pl.col(c) / pl.col(f"{c}_stored")).min().alias("lo"),
-                (pl.col(c) / pl.col(f"{c}_stored")).max().alias("hi"),
-            )
-            .filter((pl.col("lo") >= FACTOR) | (pl.col("hi") <= 1 / FACTOR))
+        pairs = both.filter((pl.col(c) > 0) & (pl.col(f"{c}_stored") > 0)).with_columns(
+            (pl.col(c) / pl.col(f"{c}_stored")).alias("ratio")
         )
-        if ratio.height:
-            r = ratio.row(0, named=True)
+        whole = (
+            pairs.group_by("ticker")
+            .agg(pl.len().alias("n"), pl.col("ratio").min().alias("lo"), pl.col("ratio").max().alias("hi"))
+            .filter((pl.col("lo") >= far) | (pl.col("hi") <= 1 / far))
+        )
+        if whole.height:
+            r = whole.row(0, named=True)
             factor = r["lo"] if r["lo"] >= FACTOR else r["hi"]
             raise ValidationError(
                 f"{r['ticker']}: every one of the {r['n']} overlapping {c} values differs from the stored "
                 f"one by a factor of {factor:.3g} or more (swapped or mis-scaled columns?); "
                 "nothing was imported",
+                file=file,
+                field=c,
+            )
+        one = pairs.filter(
+            (pl.col("source") == pl.col("source_stored"))
+            & ((pl.col("ratio") >= far) | (pl.col("ratio") <= 1 / far))
+        )
+        if one.height:
+            r = one.sort("date").row(0, named=True)
+            raise ValidationError(
+                f"{r['ticker']} {r['date']}: {c} {r[c]:,.6g} would replace the stored "
+                f"{r[f'{c}_stored']:,.6g} "
+                f"(a factor of {r['ratio']:.3g}: a truncated or mis-scaled value?); nothing was imported",
                 file=file,
                 field=c,
             )

@@ -77,6 +77,7 @@ class ParseError(EtfflowError):
         self.file = file
         self.row = row
         self.field = field
+        self.message = message
         where = []
         if file is not None:
             where.append(f"file {file}")
@@ -86,6 +87,12 @@ class ParseError(EtfflowError):
             where.append(f"field {quote(field)}")
         prefix = ", ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message)
+
+    def in_file(self, file: str) -> ParseError:
+        """The same error naming `file` (for parsers that raise without knowing the file's name)."""
+        if self.file is not None:
+            return self
+        return type(self)(self.message, file=file, row=self.row, field=self.field)
 
 
 class ValidationError(ParseError, ValueError):

@@ -128,10 +128,10 @@ def download_issuer_file(
     client: HttpClient, spec: IssuerFile, cache_dir: Path, *, today: dt.date | None = None
 ) -> Path:
     """Download `spec` (never from the HTTP cache: issuer files change daily) and keep it in `cache_dir`."""
-    body = client.get_bytes(spec.url, use_cache=False)
     day = (today or dt.datetime.now(dt.UTC).date()).isoformat()
     folder = Path(cache_dir) / "issuers"
     path = folder / f"{cache_name(spec.ticker)}_{day}.{_EXTENSIONS[spec.format]}"
+    body = client.get_bytes(spec.url, use_cache=False)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".part")
