@@ -43,7 +43,7 @@ def _open(db: Path | None, *, read_only: bool = True) -> Store:
 def _label_line(store: Store) -> str | None:
     label = pipeline.synthetic_label(store)
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     return label
 
 
@@ -84,7 +84,7 @@ def demo(
     if as_json:
         emit_json(payload)
         return
-    console.print(f"[bold yellow]{summary.label}[/]", highlight=False)
+    console.print(summary.label, style="bold yellow", highlight=False)
     console.print(
         f"Demo warehouse {payload['db']}: {summary.funds} funds, {summary.days} sessions "
         f"({summary.start} .. {summary.end}), {summary.flow_rows:,} daily flows."
@@ -176,7 +176,7 @@ def flows(
         )
         return
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     shown = out.tail(40)
     console.print(
         frame_table(
@@ -236,7 +236,7 @@ def top(
         )
         return
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     _print_top(inflows, outflows, f"last {window} sessions")
     _print_sources(f)
 
@@ -265,7 +265,7 @@ def sectors(
         )
         return
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     _print_sectors(snap)
     _print_sources(f)
 
@@ -312,7 +312,7 @@ def quality(
         )
         return
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     console.print(f"{f.height:,} daily flow rows checked for {ticker or 'all funds'}.")
     _print_sources(f)
     if not rows:
