@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from etfflow import pipeline
+from etfflow.api import Table
 from etfflow.cli import app
 from etfflow.store import Store
-from etfflow.views import csv_safe_frame
 
 runner = CliRunner()
 
@@ -164,18 +164,19 @@ def test_all_rows_and_exports(demo_db: Path, tmp_path: Path) -> None:
     assert code == 0 and "last 40" not in out
 
 
-def test_csv_cells_never_run_as_formulas() -> None:
+def test_csv_cells_never_run_as_formulas(tmp_path: Path) -> None:
     frame = pl.DataFrame(
         {
-            "name": ["=HYPERLINK(1)", "+1", "-2", "@SUM(A1)", "plain", None],
+            "name": ["=HYPERLINK(1)", "+1x", "-x", "@SUM(A1)", "plain", None],
             "flow_usd": [-1.0, 2.0, -3.0, 4.0, 5.0, 6.0],
             "flags": [["bad_print"], [], ["=x"], [], [], []],
         }
     )
-    safe = csv_safe_frame(frame)
-    assert safe["name"].to_list() == ["'=HYPERLINK(1)", "'+1", "'-2", "'@SUM(A1)", "plain", None]
-    assert safe["flow_usd"].to_list() == frame["flow_usd"].to_list()  # numbers stay numbers
-    assert safe["flags"].to_list() == ["bad_print", "", "'=x", "", "", ""]
+    out = Table(frame, "t").to_csv(tmp_path / "t.csv")
+    lines = out.read_text().splitlines()
+    assert lines[1:5] == ["'=HYPERLINK(1),-1.0,bad_print", "'+1x,2.0,", "'-x,-3.0,'=x", "'@SUM(A1),4.0,"]
+    back = pl.read_csv(out)
+    assert back["flow_usd"].to_list() == frame["flow_usd"].to_list()  # numbers stay numbers
 
 
 def test_demo_warehouse_is_used_and_said_when_no_other_exists(

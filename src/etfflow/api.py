@@ -100,10 +100,14 @@ class Table:
 
     def to_csv(self, path: str | Path) -> Path:
         """Write the frame as CSV, safe to open in a spreadsheet (no cell runs as a formula)."""
-        from etfflow.views import csv_safe_frame
+        from etfflow.safety import write_csv_safe
+        from etfflow.views import csv_ready
 
         p = Path(path).expanduser()
-        _write(p, lambda tmp: csv_safe_frame(self.frame).write_csv(tmp))
+        try:
+            write_csv_safe(csv_ready(self.frame), p)
+        except OSError as exc:
+            raise StoreError(f"cannot write {p}: {exc}") from exc
         return p
 
     def to_parquet(self, path: str | Path) -> Path:
@@ -263,6 +267,39 @@ def open(path: str | Path | None = None, *, read_only: bool = True, create: bool
     return wh
 
 
+def _rows_sql(flow_source: str) -> str:
+    """Trade date, ticker and availability of the rows a flow source can use, for bounds only.
+
+    Vendor rows count as known on their own date here (they become known the next session): bounds
+    may be one session generous; the rows themselves are filtered on their real `available_on`.
+    """
+    from etfflow.flows.source import parse_flow_source
+
+    kind = parse_flow_source(flow_source).kind
+    comp = "SELECT date, ticker, available_on FROM flows_daily"
+    vend = "SELECT date, ticker, date AS available_on FROM vendor_flows"
+    body = {"computed": comp, "vendor": vend}.get(kind, f"{comp} UNION ALL {vend}")
+    return f"({body}) AS r"
+
+
+def _load(
+    store: Store,
+    tickers: list[str] | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    flow_source: str,
+) -> pl.DataFrame:
+    from etfflow.pipeline import load_flows
+
+    return load_flows(store, tickers=tickers, start=start, end=end, flow_source=flow_source)[0]
+
+
+def _source_summary(f: pl.DataFrame) -> dict[str, Any]:
+    from etfflow.flows.source import describe_sources, flow_sources, source_notes
+
+    return {"flow_sources": flow_sources(f), "sources": describe_sources(f), "notes": source_notes(f)}
+
+
 def _tickers(tickers: str | Sequence[str]) -> list[str]:
     items = [tickers] if isinstance(tickers, str) else list(tickers)
     out: list[str] = []
@@ -320,6 +357,7 @@ class Warehouse:
         start: dt.date | None,
         end: dt.date | None,
         tickers: list[str] | None = None,
+        flow_source: str = "best",
     ) -> _Selection:
         """Flows of the last `window` sessions (or of start..end), known by `as_of`, with warnings."""
         from etfflow.views import sessions_between, window_start
@@ -328,8 +366,9 @@ class Warehouse:
             raise ConfigError(f"the start {start} is after the end {end}")
         where = " WHERE ticker IN (SELECT unnest(?))" if tickers else ""
         params: list[Any] = [tickers] if tickers else []
+        rows = _rows_sql(flow_source)
         b = store.query(
-            "SELECT min(date) AS lo, max(date) AS hi, max(available_on) AS known FROM flows_daily" + where,
+            f"SELECT min(date) AS lo, max(date) AS hi, max(available_on) AS known FROM {rows}" + where,
             params,
         )
         data_lo, data_hi, known = b["lo"][0], b["hi"][0], b["known"][0]
@@ -339,8 +378,7 @@ class Warehouse:
         newest = data_hi
         if as_of is not None:
             k = store.query(
-                "SELECT max(date) AS d FROM flows_daily WHERE available_on <= ?"
-                + where.replace("WHERE", "AND"),
+                f"SELECT max(date) AS d FROM {rows} WHERE available_on <= ?" + where.replace("WHERE", "AND"),
                 [as_of, *params],
             )["d"][0]
             if k is None:
@@ -361,7 +399,7 @@ class Warehouse:
         else:
             hi = newest
             lo = window_start(hi, window)
-        f = store.read("flows_daily", tickers=tickers, start=lo, end=hi)
+        f = _load(store, tickers, lo, hi, flow_source)
         if as_of is not None:
             f = f.filter(pl.col("available_on") <= as_of)
         if f.height == 0:
@@ -370,9 +408,7 @@ class Warehouse:
                 f"no flows between {lo} and {hi}{known_by}; the warehouse holds flows "
                 f"from {data_lo} to {data_hi}"
             )
-        n_all = int(
-            store.query("SELECT count(DISTINCT ticker) AS n FROM flows_daily" + where, params)["n"][0]
-        )
+        n_all = int(store.query(f"SELECT count(DISTINCT ticker) AS n FROM {rows}" + where, params)["n"][0])
         n_in = f["ticker"].n_unique()
         if n_in < n_all:
             warnings.append(
@@ -391,10 +427,15 @@ class Warehouse:
         freq: str = "d",
         *,
         as_of: DateLike = None,
+        flow_source: str = "best",
     ) -> Table:
-        """Flows of one or more funds: daily rows, or weekly/monthly sums marked partial where incomplete."""
+        """Flows of one or more funds: daily rows, or weekly/monthly sums marked partial where incomplete.
+
+        Amounts are in each fund's currency (`summary["currency"]`); funds of two currencies get no
+        combined total. `flow_source`: computed, vendor[:NAME] or best (see `etfflow.flows.source`).
+        """
         from etfflow import calendar
-        from etfflow.pipeline import synthetic_label
+        from etfflow.pipeline import funds_table, synthetic_label
         from etfflow.views import daily_view, period_view, sessions_between
 
         if freq not in _FREQ_NAMES:
@@ -407,10 +448,11 @@ class Warehouse:
             label = synthetic_label(store)
             cov = store.query(
                 "SELECT ticker, min(date) AS lo, max(date) AS hi, max(available_on) AS known "
-                "FROM flows_daily WHERE ticker IN (SELECT unnest(?)) GROUP BY ticker",
+                f"FROM {_rows_sql(flow_source)} WHERE ticker IN (SELECT unnest(?)) GROUP BY ticker",
                 [ts],
             )
-            f = store.read("flows_daily", tickers=ts, start=s, end=e)
+            f = _load(store, ts, s, e, flow_source)
+            funds = funds_table(store)
         span = {r["ticker"]: (r["lo"], r["hi"], r["known"]) for r in cov.iter_rows(named=True)}
         if not span:
             raise NotFoundError(f"no flows for {', '.join(ts)} in {self.path} (import their data first)")
@@ -435,6 +477,8 @@ class Warehouse:
             )
         if e is not None and all(e > span[t][1] for t in have):
             warnings.append(f"the end {e} is after the newest flow ({max(span[t][1] for t in have)})")
+        markets = calendar.fund_markets(funds, sorted(have))
+        currency = calendar.fund_currencies(funds, sorted(have))
         coverage: dict[str, tuple[dt.date, dt.date]] = {}
         for t in sorted(have):
             rows = f.filter(pl.col("ticker") == t)
@@ -442,7 +486,7 @@ class Warehouse:
             last = rows["date"].max() if a is not None else hi
             assert isinstance(last, dt.date)
             c_lo, c_hi = (max(s, lo) if s else lo), (min(e, last) if e else last)
-            sess = calendar.sessions(c_lo, c_hi)  # the stated span runs from session to session
+            sess = calendar.sessions(c_lo, c_hi, markets[t])  # the span runs from session to session
             if len(sess):
                 c_lo = dt.date.fromisoformat(str(sess[0]))
                 c_hi = dt.date.fromisoformat(str(sess[-1]))
@@ -452,25 +496,36 @@ class Warehouse:
             totals = frame.filter(pl.col("counted")).group_by("ticker").agg(pl.col("flow_usd").sum())
             excluded = frame.filter(~pl.col("counted")).height
         else:
-            frame = period_view(f, freq, coverage)
+            frame = period_view(f, freq, coverage, markets=markets)
             totals = frame.group_by("ticker").agg(pl.col("flow_usd").sum())
             excluded = int(frame["unknown_days"].sum())
         per_fund = {t: float(v) for t, v in zip(totals["ticker"], totals["flow_usd"], strict=True)}
         first = min(lo for lo, _ in coverage.values())
         last = max(hi for _, hi in coverage.values())
+        one_currency = len(set(currency.values())) == 1
         summary: dict[str, Any] = {
             "tickers": ts,
             "freq": freq,
-            "net_flow_usd": float(sum(per_fund.values())),
+            "currency": next(iter(currency.values())) if one_currency else None,
+            "currency_by_fund": currency,
+            "flow_source": next(iter(_source_summary(f)["flow_sources"].values()))
+            if len(have) == 1
+            else None,
+            # amounts of two currencies are never added
+            "net_flow_usd": float(sum(per_fund.values())) if one_currency else None,
             "net_flow_usd_by_fund": {t: per_fund.get(t, 0.0) for t in sorted(have)},
             "rows_not_counted": excluded,
             "coverage": {t: {"start": lo, "end": hi} for t, (lo, hi) in coverage.items()},
+            **_source_summary(f),
         }
         if freq != "d":
             summary["partial_periods"] = int(frame["partial"].sum())
             summary["periods_with_unknown_flows"] = int((frame["unknown_days"] > 0).sum())
-        title = f"{'+'.join(t for t in ts if t in have)} flows ({_FREQ_NAMES[freq]}), {first} .. {last}" + (
-            f", known by {a}" if a else ""
+        amounts = f"amounts in {summary['currency']}" if one_currency else "amounts in each fund's currency"
+        title = (
+            f"{'+'.join(t for t in ts if t in have)} flows ({_FREQ_NAMES[freq]}), {first} .. {last}"
+            + (f", known by {a}" if a else "")
+            + f"; {amounts}"
         )
         return Table(frame, title, first, last, a, label, tuple(warnings), summary)
 
@@ -485,8 +540,16 @@ class Warehouse:
         start: DateLike = None,
         end: DateLike = None,
         all_rows: bool = False,
+        market: str | None = None,
+        flow_source: str = "best",
     ) -> Table:
-        """Largest inflows and outflows over the window (or start..end): side, rank, fund, $ and % of AUM."""
+        """Largest inflows and outflows over the window (or start..end): side, rank, fund, amount, % AUM.
+
+        Amounts are in each fund's `currency`; ranking amounts of two currencies is refused (rank by
+        pct, or keep one `market`: US or CN).
+        """
+        from etfflow import calendar
+        from etfflow.flows.source import with_flow_source
         from etfflow.pipeline import funds_table, synthetic_label
         from etfflow.signals.overview import top_flows, window_totals
 
@@ -496,11 +559,24 @@ class Warehouse:
         a = _date(as_of, "as_of")
         with self.connect() as store:
             label = synthetic_label(store)
-            sel = self._select(
-                store, window=window, as_of=a, start=_date(start, "start"), end=_date(end, "end")
-            )
             funds = funds_table(store)
-        totals = window_totals(sel.flows, funds, window=_ALL)
+            only = None
+            if market:
+                every = store.query(f"SELECT DISTINCT ticker FROM {_rows_sql(flow_source)}")["ticker"]
+                mk = calendar.fund_markets(funds, every.to_list())
+                only = sorted(t for t, m in mk.items() if m == market.upper())
+                if not only:
+                    raise NotFoundError(f"no funds of market {market.upper()} with flows in {self.path}")
+            sel = self._select(
+                store,
+                window=window,
+                as_of=a,
+                start=_date(start, "start"),
+                end=_date(end, "end"),
+                tickers=only,
+                flow_source=flow_source,
+            )
+        totals = with_flow_source(window_totals(sel.flows, funds, window=_ALL), sel.flows)
         if category:
             totals = totals.filter(pl.col("category") == category)
             if totals.height == 0:
@@ -510,6 +586,8 @@ class Warehouse:
                     f"categories: {', '.join(cats)}"
                 )
         valid = totals.filter(pl.col(key).is_not_null() & pl.col(key).is_not_nan())
+        if all_rows and by == "usd":
+            top_flows(valid, n=0, by=key)  # refuses to rank amounts of two currencies
         if all_rows:
             ranked = valid.sort(key, descending=True)
             parts = [
@@ -534,11 +612,13 @@ class Warehouse:
             "category",
             "group",
             "flow_usd",
+            "currency",
             "flow_pct_aum",
             "aum_start_usd",
             "days",
             "start",
             "end",
+            "flow_source",
         ]
         frame = pl.concat(
             [
@@ -550,7 +630,14 @@ class Warehouse:
         title = f"Top flows by {'$' if by == 'usd' else '% of AUM'}, {span}" + (
             f", known by {a}" if a else ""
         )
-        summary = {"window": window, "by": by, "category": category, "funds_ranked": valid.height}
+        summary = {
+            "window": window,
+            "by": by,
+            "category": category,
+            "market": market.upper() if market else None,
+            "funds_ranked": valid.height,
+            **_source_summary(sel.flows),
+        }
         return Table(frame, title, sel.lo, sel.hi, a, label, tuple(sel.warnings), summary)
 
     def sectors(
@@ -560,6 +647,7 @@ class Warehouse:
         as_of: DateLike = None,
         start: DateLike = None,
         end: DateLike = None,
+        flow_source: str = "best",
     ) -> Table:
         """Net flow per sector, breadth and the cyclical/defensive ratio (0-1, 0.5 balanced) with bands."""
         from etfflow.pipeline import funds_table, synthetic_label
@@ -579,6 +667,7 @@ class Warehouse:
                 start=_date(start, "start"),
                 end=_date(end, "end"),
                 tickers=sector_tickers,
+                flow_source=flow_source,
             )
         snap = sector_rotation(window_totals(sel.flows, None, window=_ALL), funds)
         frame = snap.table.select(
@@ -607,6 +696,7 @@ class Warehouse:
         summary["breadth_bands"] = {"broad": BREADTH_BANDS[0], "narrow": BREADTH_BANDS[1]}
         summary["cd_bands"] = {"cyclical": CD_BANDS[0], "defensive": CD_BANDS[1]}
         summary["window"] = window
+        summary.update(_source_summary(sel.flows))
         title = f"Sector net flows, {sel.lo} .. {sel.hi}" + (f", known by {a}" if a else "")
         return Table(frame, title, sel.lo, sel.hi, a, label, tuple(sel.warnings), summary)
 
@@ -617,6 +707,7 @@ class Warehouse:
         as_of: DateLike = None,
         start: DateLike = None,
         end: DateLike = None,
+        flow_source: str = "best",
     ) -> Table:
         """Every quality flag with its row and fund counts, first and last date, and each (fund, date)."""
         from etfflow.flows.flags import Flag
@@ -629,11 +720,11 @@ class Warehouse:
         with self.connect() as store:
             label = synthetic_label(store)
             b = store.query(
-                "SELECT min(date) AS lo, max(date) AS hi FROM flows_daily"
+                f"SELECT min(date) AS lo, max(date) AS hi FROM {_rows_sql(flow_source)}"
                 + (" WHERE ticker IN (SELECT unnest(?))" if ts else ""),
                 [ts] if ts else [],
             )
-            f = store.read("flows_daily", tickers=ts, start=s, end=e)
+            f = _load(store, ts, s, e, flow_source)
         who = ", ".join(ts) if ts else "any fund"
         if b["lo"][0] is None:
             raise NotFoundError(f"no flows for {who} in {self.path} (import their data first)")
@@ -674,7 +765,7 @@ class Warehouse:
         title = f"Quality flags of {who if ts else 'all funds'}, {lo} .. {hi}" + (
             f", known by {a}" if a else ""
         )
-        summary = {"tickers": ts, "flow_rows": f.height}
+        summary = {"tickers": ts, "flow_rows": f.height, **_source_summary(f)}
         return Table(frame, title, lo, hi, a, label, (), summary)
 
     def report(
@@ -684,6 +775,7 @@ class Warehouse:
         *,
         start: DateLike = None,
         end: DateLike = None,
+        flow_source: str = "best",
     ) -> Report:
         """The dated flow report; `start`/`end` set its window to those trade dates (see `report_span`)."""
         from etfflow.report.build import report_from_store
@@ -691,7 +783,7 @@ class Warehouse:
         a, s, e = _date(as_of, "as_of"), _date(start, "start"), _date(end, "end")
         with self.connect() as store:
             a2, w2 = report_span(store, a, window, s, e)
-            return Report(report_from_store(store, as_of=a2, window=w2))
+            return Report(report_from_store(store, as_of=a2, window=w2, flow_source=flow_source))
 
     def backtest(self, strategy: str, preset: str | None = None, **kwargs: Any) -> Backtest:
         """A strategy on this warehouse (see `etfflow.api.backtest`)."""
@@ -763,10 +855,11 @@ def flows(
     freq: str = "d",
     *,
     as_of: DateLike = None,
+    flow_source: str = "best",
     db: Warehouse | str | Path | None = None,
 ) -> Table:
     """Flows of one or more funds in $ and as a fraction of prior AUM (see `Warehouse.flows`)."""
-    return _wh(db).flows(tickers, start, end, freq, as_of=as_of)
+    return _wh(db).flows(tickers, start, end, freq, as_of=as_of, flow_source=flow_source)
 
 
 def top(
@@ -779,10 +872,23 @@ def top(
     start: DateLike = None,
     end: DateLike = None,
     all_rows: bool = False,
+    market: str | None = None,
+    flow_source: str = "best",
     db: Warehouse | str | Path | None = None,
 ) -> Table:
     """Largest inflows and outflows (see `Warehouse.top`)."""
-    return _wh(db).top(window, n, by, category=category, as_of=as_of, start=start, end=end, all_rows=all_rows)
+    return _wh(db).top(
+        window,
+        n,
+        by,
+        category=category,
+        as_of=as_of,
+        start=start,
+        end=end,
+        all_rows=all_rows,
+        market=market,
+        flow_source=flow_source,
+    )
 
 
 def sectors(
@@ -791,10 +897,11 @@ def sectors(
     as_of: DateLike = None,
     start: DateLike = None,
     end: DateLike = None,
+    flow_source: str = "best",
     db: Warehouse | str | Path | None = None,
 ) -> Table:
     """Sector net flows, breadth and the cyclical/defensive ratio (see `Warehouse.sectors`)."""
-    return _wh(db).sectors(window, as_of=as_of, start=start, end=end)
+    return _wh(db).sectors(window, as_of=as_of, start=start, end=end, flow_source=flow_source)
 
 
 def quality(
@@ -803,10 +910,11 @@ def quality(
     as_of: DateLike = None,
     start: DateLike = None,
     end: DateLike = None,
+    flow_source: str = "best",
     db: Warehouse | str | Path | None = None,
 ) -> Table:
     """Quality flags with counts and dates (see `Warehouse.quality`)."""
-    return _wh(db).quality(tickers, as_of=as_of, start=start, end=end)
+    return _wh(db).quality(tickers, as_of=as_of, start=start, end=end, flow_source=flow_source)
 
 
 def report(
@@ -815,10 +923,11 @@ def report(
     *,
     start: DateLike = None,
     end: DateLike = None,
+    flow_source: str = "best",
     db: Warehouse | str | Path | None = None,
 ) -> Report:
     """The dated flow report (see `Warehouse.report`)."""
-    return _wh(db).report(as_of, window, start=start, end=end)
+    return _wh(db).report(as_of, window, start=start, end=end, flow_source=flow_source)
 
 
 def backtest(
@@ -834,6 +943,7 @@ def backtest(
     start: DateLike = None,
     end: DateLike = None,
     n_boot: int = 2000,
+    flow_source: str = "best",
     db: Warehouse | str | Path | None = None,
     **params: Any,
 ) -> Backtest:
@@ -858,6 +968,7 @@ def backtest(
         start=s,
         end=e,
         universe=uni,
+        flow_source=flow_source,
     )
     run = st.run_strategy(
         panel,
@@ -883,6 +994,7 @@ def build_panel(
     start: dt.date | str | None,
     end: dt.date | str | None,
     universe: str,
+    flow_source: str = "best",
 ) -> tuple[Any, str]:
     """The strategy panel (demo market or warehouse) and a sentence saying what its returns are."""
     from etfflow.backtest import data
@@ -902,7 +1014,13 @@ def build_panel(
 
         with Store(db, read_only=True) as store:
             only = tickers if universe == "funds" else None  # notes then count only these funds
-            panel = data.panel_from_store(store, tickers=only, basis=basis, prices=prices)  # type: ignore[arg-type]
+            panel = data.panel_from_store(
+                store,
+                tickers=only,
+                basis=basis,  # type: ignore[arg-type]
+                prices=prices,
+                flow_source=flow_source,
+            )
             funds = funds_table(store)
             daily = store.query(
                 "SELECT ticker, count(distribution) AS n FROM daily WHERE distribution IS NOT NULL "

@@ -19,7 +19,7 @@ from etfflow import calendar
 from etfflow.flows.flags import EXCLUDED_BY_DEFAULT, Flag
 
 __all__ = [
-    "csv_safe_frame",
+    "csv_ready",
     "daily_view",
     "decode_flags",
     "period_view",
@@ -43,6 +43,7 @@ def counted_expr(exclude: int = int(EXCLUDED_BY_DEFAULT)) -> pl.Expr:
 
 def daily_view(flows: pl.DataFrame, exclude: int = int(EXCLUDED_BY_DEFAULT)) -> pl.DataFrame:
     """Daily flows with `counted` and decoded flags: date, ticker, flow_usd, aum_prev_usd, flow_pct_aum,..."""
+    extra = [c for c in ("flow_source",) if c in flows.columns]
     return (
         flows.sort("ticker", "date")
         .with_columns(counted_expr(exclude))
@@ -55,12 +56,15 @@ def daily_view(flows: pl.DataFrame, exclude: int = int(EXCLUDED_BY_DEFAULT)) -> 
             "counted",
             decode_flags(),
             "available_on",
+            *extra,
         )
     )
 
 
-def _full_period_sessions(freq: str) -> dict[dt.date, int]:
-    ends, counts = np.unique(calendar.period_end(calendar.sessions(), freq), return_counts=True)
+def _full_period_sessions(freq: str, market: str = "US") -> dict[dt.date, int]:
+    ends, counts = np.unique(
+        calendar.period_end(calendar.sessions(None, None, market), freq, market), return_counts=True
+    )
     return {dt.date.fromisoformat(str(e)): int(c) for e, c in zip(ends, counts, strict=True)}
 
 
@@ -69,39 +73,22 @@ def period_view(
     freq: str,
     coverage: dict[str, tuple[dt.date, dt.date]],
     exclude: int = int(EXCLUDED_BY_DEFAULT),
+    markets: dict[str, str] | None = None,
 ) -> pl.DataFrame:
     """Weekly ('w') or monthly ('m') sums of the counted daily flows, per fund, with what is incomplete.
 
     `coverage` gives each fund's first and last trade date covered by the selection (the asked
-    range clipped to the fund's data). Columns: period_end (the week's or month's last NYSE
-    session), date (the last covered session of the period: never after the range's end), ticker,
-    flow_usd (sum of counted rows), aum_start_usd, flow_pct_aum (fraction of aum_start_usd),
-    sessions (NYSE sessions of the period covered), period_sessions, partial (the selection or the
-    fund's data covers only part of the period), days (counted rows), unknown_days (rows not counted:
+    range clipped to the fund's data); `markets` each fund's market (default US), whose calendar
+    makes its weeks and months. Columns: period_end (the week's or month's last session), date (the
+    last covered session of the period: never after the range's end), ticker, flow_usd (sum of
+    counted rows, in the fund's currency), aum_start_usd, flow_pct_aum (fraction of aum_start_usd),
+    sessions (sessions of the period covered), period_sessions, partial (the selection or the fund's
+    data covers only part of the period), days (counted rows), unknown_days (rows not counted:
     unknown flows and flags left out), flags (every flag seen in the period), available_on (when the
     period's last flow was known).
     """
     if freq not in ("w", "m"):
         raise ValueError(f"unknown period {freq!r}: use w or m")
-    full = _full_period_sessions(freq)
-    cover_rows: list[dict[str, Any]] = []
-    for ticker, (lo, hi) in coverage.items():
-        s = calendar.sessions(lo, hi)
-        if not len(s):
-            continue
-        ends, counts = np.unique(calendar.period_end(s, freq), return_counts=True)
-        last = {e: s[calendar.period_end(s, freq) == e].max() for e in ends}
-        for e, c in zip(ends, counts, strict=True):
-            pe = dt.date.fromisoformat(str(e))
-            cover_rows.append(
-                {
-                    "ticker": ticker,
-                    "period_end": pe,
-                    "date": dt.date.fromisoformat(str(last[e])),
-                    "sessions": int(c),
-                    "period_sessions": full[pe],
-                }
-            )
     schema = {
         "ticker": pl.String,
         "period_end": pl.Date,
@@ -109,17 +96,44 @@ def period_view(
         "sessions": pl.Int32,
         "period_sessions": pl.Int32,
     }
+    cover_rows: list[dict[str, Any]] = []
+    tagged = []
+    for ticker, (lo, hi) in coverage.items():
+        market = (markets or {}).get(ticker, "US")
+        full = _full_period_sessions(freq, market)
+        s = calendar.sessions(lo, hi, market)
+        ends = calendar.period_end(s, freq, market)
+        for e in np.unique(ends):
+            pe = dt.date.fromisoformat(str(e))
+            cover_rows.append(
+                {
+                    "ticker": ticker,
+                    "period_end": pe,
+                    "date": dt.date.fromisoformat(str(s[ends == e].max())),
+                    "sessions": int((ends == e).sum()),
+                    "period_sessions": full[pe],
+                }
+            )
+        tagged.append(
+            flows.filter(pl.col("ticker") == ticker).with_columns(
+                calendar.period_end_expr("date", freq, market).alias("period_end")
+            )
+        )
     cover = pl.DataFrame(cover_rows, schema=schema)
-    f = flows.sort("ticker", "date").with_columns(
-        counted_expr(exclude), calendar.period_end_expr("date", freq).alias("period_end")
-    )
-    agg = f.group_by("ticker", "period_end").agg(
-        pl.col("flow_usd").filter(pl.col("counted")).sum().alias("flow_usd"),
-        pl.col("aum_prev_usd").filter(pl.col("counted")).drop_nulls().first().alias("aum_start_usd"),
-        pl.col("counted").sum().cast(pl.Int32).alias("days"),
-        (~pl.col("counted")).sum().cast(pl.Int32).alias("unknown_days"),
-        pl.col("flags").bitwise_or().alias("flags"),
-        pl.col("available_on").max().alias("available_on"),
+    f = (
+        pl.concat(tagged) if tagged else flows.with_columns(pl.col("date").alias("period_end"))
+    ).with_columns(counted_expr(exclude))
+    agg = (
+        f.sort("ticker", "date")
+        .group_by("ticker", "period_end")
+        .agg(
+            pl.col("flow_usd").filter(pl.col("counted")).sum().alias("flow_usd"),
+            pl.col("aum_prev_usd").filter(pl.col("counted")).drop_nulls().first().alias("aum_start_usd"),
+            pl.col("counted").sum().cast(pl.Int32).alias("days"),
+            (~pl.col("counted")).sum().cast(pl.Int32).alias("unknown_days"),
+            pl.col("flags").bitwise_or().alias("flags"),
+            pl.col("available_on").max().alias("available_on"),
+        )
     )
     out = cover.join(agg, on=["ticker", "period_end"], how="left").with_columns(
         pl.col("days").fill_null(0),
@@ -168,20 +182,10 @@ def window_start(end: dt.date, window: int) -> dt.date:
     return dt.date.fromisoformat(str(s[max(0, len(s) - max(window, 1))]))
 
 
-def csv_safe_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """Text cells that a spreadsheet would run as a formula (leading = + - @ tab CR) get a leading quote.
-
-    Lists are joined with ';' first (CSV has no lists). Numbers and dates are left as they are.
-    (A local stand-in for `etfflow.safety.csv_safe` until that module exists.)
-    """
-    cols = []
-    for name, dtype in frame.schema.items():
-        c = pl.col(name)
-        if isinstance(dtype, pl.List):
-            c = c.cast(pl.List(pl.String)).list.join(";")
-        elif dtype != pl.String:
-            cols.append(c)
-            continue
-        risky = c.str.contains(r"^[=+\-@\t\r]")
-        cols.append(pl.when(risky).then(pl.lit("'") + c).otherwise(c).alias(name))
-    return frame.select(cols)
+def csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
+    """List columns joined with ';' (CSV has no lists); `etfflow.safety.write_csv_safe` makes it safe."""
+    return frame.with_columns(
+        pl.col(name).cast(pl.List(pl.String)).list.join(";")
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.List)
+    )

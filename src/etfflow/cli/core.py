@@ -14,6 +14,7 @@ from etfflow import pipeline
 from etfflow.api import DEMO_DB, Warehouse, locate
 from etfflow.cli.app import (
     DbOpt,
+    FlowsOpt,
     JsonOpt,
     app,
     console,
@@ -63,7 +64,7 @@ def open_warehouse(db: Path | None) -> Warehouse:
     """The warehouse a read command uses: --db, $ETFFLOW_DB, the default, else the demo one (with a note)."""
     path, note = locate(db)
     if note:
-        err_console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+        err_console.print(f"note: {note}", style="yellow", highlight=False, soft_wrap=True)
     return Warehouse(path, read_only=True, note=note)
 
 
@@ -100,9 +101,9 @@ _LIST_FORMATS: dict[str, Callable[[Any], str]] = {"flags": _names, "dates": _nam
 
 def _header(table: _Table) -> None:
     if table.label:
-        console.print(f"[bold yellow]{table.label}[/]", highlight=False)
+        console.print(table.label, style="bold yellow", highlight=False)
     for w in table.warnings:
-        err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+        err_console.print(f"warning: {w}", style="yellow", highlight=False, soft_wrap=True)
 
 
 def _export(table: _Table, csv: Path | None, parquet: Path | None, as_json: bool) -> None:
@@ -115,26 +116,6 @@ def _export(table: _Table, csv: Path | None, parquet: Path | None, as_json: bool
 
 def _unsigned(x: Any) -> str:
     return fmt_usd(x).lstrip("+")
-
-
-def _version(value: bool) -> None:
-    if value:
-        from etfflow import __version__
-
-        console.print(f"etfflow {__version__}", highlight=False)
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", metavar="", callback=_version, is_eager=True, help="Print the version and exit."
-        ),
-    ] = False,
-) -> None:
-    """ETF flows from creations and redemptions: warehouse, signals, reports and backtests."""
 
 
 @app.command()
@@ -173,7 +154,7 @@ def demo(
     if as_json:
         emit_json(payload)
         return
-    console.print(f"[bold yellow]{summary.label}[/]", highlight=False)
+    console.print(summary.label, style="bold yellow", highlight=False)
     console.print(
         f"Demo warehouse {path}: {summary.funds} funds, {summary.days} sessions "
         f"({summary.start} .. {summary.end}), {summary.flow_rows:,} daily flows.",
@@ -228,6 +209,7 @@ def flows(
     show_all: AllOpt = False,
     csv: CsvOpt = None,
     parquet: ParquetOpt = None,
+    flow_source: FlowsOpt = "best",
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -236,7 +218,9 @@ def flows(
         raise typer.BadParameter("use d, w or m", param_hint="--freq")
     _check_range(start, end)
     with handled():
-        t = open_warehouse(db).flows(tickers, _d(start), _d(end), freq, as_of=_d(as_of))
+        t = open_warehouse(db).flows(
+            tickers, _d(start), _d(end), freq, as_of=_d(as_of), flow_source=flow_source
+        )
         _export(t, csv, parquet, as_json)
     if as_json:
         emit_json(t.as_dict())
@@ -282,12 +266,23 @@ def flows(
         who = f"{tk} net flow" if several else "Net flow"
         span = s["coverage"][tk]
         console.print(
-            f"{who} over the selection ({span['start']} .. {span['end']}): {fmt_usd(v)} = sum of {rule}",
+            f"{who} over the selection ({span['start']} .. {span['end']}): {fmt_usd(v)} "
+            f"{s['currency_by_fund'][tk]} = sum of {rule}",
             highlight=False,
             soft_wrap=True,
         )
-    if several:
-        console.print(f"All funds together: {fmt_usd(s['net_flow_usd'])}", highlight=False)
+    if several and s["net_flow_usd"] is not None:
+        console.print(f"All funds together: {fmt_usd(s['net_flow_usd'])} {s['currency']}", highlight=False)
+    elif several:
+        console.print("No total across funds: their amounts are in different currencies.", highlight=False)
+    _print_sources(s)
+
+
+def _print_sources(summary: dict[str, Any]) -> None:
+    if summary.get("sources"):
+        console.print(summary["sources"], highlight=False, soft_wrap=True)
+    for note in summary.get("notes", []):
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
 
 
 def _period_note() -> pl.Expr:
@@ -314,8 +309,10 @@ def top(
     start: StartOpt = None,
     end: EndOpt = None,
     show_all: AllOpt = False,
+    market: Annotated[str | None, typer.Option(help="Only funds of this market (US or CN).")] = None,
     csv: CsvOpt = None,
     parquet: ParquetOpt = None,
+    flow_source: FlowsOpt = "best",
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -325,7 +322,16 @@ def top(
     _check_range(start, end)
     with handled():
         t = open_warehouse(db).top(
-            window, n, by, category=category, as_of=_d(as_of), start=_d(start), end=_d(end), all_rows=show_all
+            window,
+            n,
+            by,
+            category=category,
+            as_of=_d(as_of),
+            start=_d(start),
+            end=_d(end),
+            all_rows=show_all,
+            market=market,
+            flow_source=flow_source,
         )
         _export(t, csv, parquet, as_json)
     if as_json:
@@ -336,6 +342,7 @@ def top(
         return
     _header(t)
     _print_top(t, show_all)
+    _print_sources(t.summary)
 
 
 def _side(t: _Table, side: str) -> pl.DataFrame:
@@ -343,7 +350,7 @@ def _side(t: _Table, side: str) -> pl.DataFrame:
 
 
 def _print_top(t: _Table, show_all: bool = False) -> None:
-    cols = ["rank", "ticker", "name", "flow_usd", "flow_pct_aum", "aum_start_usd"]
+    cols = ["rank", "ticker", "name", "flow_usd", "currency", "flow_pct_aum", "aum_start_usd"]
     fmts = {"flow_usd": fmt_usd, "flow_pct_aum": fmt_pct, "aum_start_usd": _unsigned}
     span = f"{t.start} .. {t.end}" + (f", known by {t.as_of}" if t.as_of else "")
     if show_all:
@@ -361,19 +368,23 @@ def sectors(
     end: EndOpt = None,
     csv: CsvOpt = None,
     parquet: ParquetOpt = None,
+    flow_source: FlowsOpt = "best",
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Sector net flows, breadth and the cyclical/defensive ratio over the last WINDOW sessions."""
     _check_range(start, end)
     with handled():
-        t = open_warehouse(db).sectors(window, as_of=_d(as_of), start=_d(start), end=_d(end))
+        t = open_warehouse(db).sectors(
+            window, as_of=_d(as_of), start=_d(start), end=_d(end), flow_source=flow_source
+        )
         _export(t, csv, parquet, as_json)
     if as_json:
         emit_json(t.as_dict())
         return
     _header(t)
     _print_sectors(t)
+    _print_sources(t.summary)
 
 
 def _print_sectors(t: _Table) -> None:
@@ -426,13 +437,16 @@ def quality(
     end: EndOpt = None,
     csv: CsvOpt = None,
     parquet: ParquetOpt = None,
+    flow_source: FlowsOpt = "best",
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Every quality flag with its count and dates (first, last, and each date for rare flags)."""
     _check_range(start, end)
     with handled():
-        t = open_warehouse(db).quality(tickers or None, as_of=_d(as_of), start=_d(start), end=_d(end))
+        t = open_warehouse(db).quality(
+            tickers or None, as_of=_d(as_of), start=_d(start), end=_d(end), flow_source=flow_source
+        )
         _export(t, csv, parquet, as_json)
     if as_json:
         doc = t.as_dict()
@@ -443,6 +457,7 @@ def quality(
     console.print(
         f"{t.summary['flow_rows']:,} daily flow rows checked, {t.start} .. {t.end}.", highlight=False
     )
+    _print_sources(t.summary)
     if t.frame.height == 0:
         console.print("No flags.")
         return

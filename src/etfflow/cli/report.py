@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from etfflow.cli.app import DbOpt, JsonOpt, app, console, emit_json, err_console, handled
+from etfflow.cli.app import DbOpt, FlowsOpt, JsonOpt, app, console, emit_json, err_console, handled
 from etfflow.errors import StoreError
+from etfflow.safety import atomic_write_text, dumps_json
 from etfflow.store import Store
 
 FORMATS = ("md", "html", "json")
@@ -46,6 +46,7 @@ def report(
         Path | None,
         typer.Option("--out", help="Output file (default: reports/etfflow-report-<as_of>.<ext>)."),
     ] = None,
+    flow_source: FlowsOpt = "best",
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -69,7 +70,7 @@ def report(
                 start.date() if start else None,
                 end.date() if end else None,
             )
-            rep = report_from_store(store, as_of=a, window=w)
+            rep = report_from_store(store, as_of=a, window=w, flow_source=flow_source)
             stale = stale_warning(store, as_of.date() if as_of else None)
         data = rep.as_dict()
         if fmt == "md":
@@ -77,20 +78,19 @@ def report(
         elif fmt == "html":
             text = render_html(rep)
         else:
-            text = json.dumps(data, indent=2, allow_nan=False) + "\n"
+            text = dumps_json(data) + "\n"
         path = out or default_out(rep.as_of, fmt)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            atomic_write_text(path, text)
         except OSError as exc:
             raise StoreError(f"cannot write the report to {path}: {exc}") from exc
     if stale:
-        err_console.print(f"[yellow]warning:[/] {stale}", highlight=False, soft_wrap=True)
+        err_console.print(f"warning: {stale}", style="yellow", highlight=False, soft_wrap=True)
     if as_json:
         emit_json({"out": str(path), "format": fmt, "warnings": [stale] if stale else [], **data})
         return
     if rep.label:
-        console.print(f"[bold yellow]{rep.label}[/]", highlight=False)
+        console.print(rep.label, style="bold yellow", highlight=False)
     console.print(f"{rep.title} (as of {rep.as_of}, {rep.window} sessions, {rep.funds_with_data} funds)")
     empty = rep.empty_sections()
     if empty:
