@@ -150,7 +150,7 @@ def _write(path: Path, writer: Any) -> None:
 
 @dataclass(frozen=True)
 class Report:
-    """The dated flow report: `.markdown`, `.html` (self-contained), `.to_dict()`, `.data` (the object)."""
+    """The dated flow report: `.markdown`, `.html`, `.to_dict()`, `.frame` (the sector table), `.data`."""
 
     data: FlowReport
 
@@ -173,9 +173,14 @@ class Report:
         out: dict[str, Any] = self.data.as_dict()
         return out
 
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The report's sector table (sector, cycle, flow_usd, aum_start_usd, flow_pct_aum, funds, ...)."""
+        return self.data.sectors.table
+
     def to_pandas(self) -> pd.DataFrame:
-        """The report's top-flow table as pandas."""
-        return pl.DataFrame(self.to_dict().get("top_flows", {}).get("inflows", [])).to_pandas()
+        """The sector table as pandas."""
+        return self.frame.to_pandas()
 
     def _repr_html_(self) -> str:
         from etfflow.report.markup import markdown_to_html
@@ -1001,11 +1006,17 @@ def build_panel(
 
     if universe not in ("sectors", "funds"):
         raise ConfigError(f"universe must be sectors or funds, not {universe!r}")
+    sector_funds: list[str] | None = None
+    if universe == "sectors":
+        from etfflow.universe import load_taxonomy
+
+        tax = load_taxonomy()
+        sector_funds = sorted(tax.filter(pl.col("category") == "sector")["ticker"].to_list())
     if demo is not None:
         from etfflow.sources.demo import build_demo
 
         market = build_demo(demo, seed, start=start, end=end)
-        only = tickers if universe == "funds" else None
+        only = sector_funds if sector_funds is not None else tickers
         panel = data.panel_from_demo(market, tickers=only, basis=basis)  # type: ignore[arg-type]
         funds = market.funds
         daily = market.daily
@@ -1013,8 +1024,13 @@ def build_panel(
         from etfflow.pipeline import funds_table
 
         with Store(db, read_only=True) as store:
-            only = tickers if universe == "funds" else None  # notes then count only these funds
-            panel = data.panel_from_store(
+            only = tickers
+            if sector_funds is not None:  # the sector funds the warehouse (or a price file) has
+                have = set(store.query("SELECT DISTINCT ticker FROM daily")["ticker"].to_list())
+                if prices is not None:
+                    have |= set(prices["ticker"].to_list())
+                only = [t for t in sector_funds if t in have] or None
+            panel = data.panel_from_store(  # only the funds used: notes count only them
                 store,
                 tickers=only,
                 basis=basis,  # type: ignore[arg-type]

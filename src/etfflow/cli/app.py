@@ -100,7 +100,9 @@ def _version(value: bool) -> None:
 def _global_options(
     debug: Annotated[
         bool,
-        typer.Option("--debug", help=f"Show the traceback of unexpected errors (or {DEBUG_ENV}=1)."),
+        typer.Option(
+            "--debug", metavar="", help=f"Show the traceback of unexpected errors (or {DEBUG_ENV}=1)."
+        ),
     ] = False,
     version: Annotated[
         bool,
@@ -129,7 +131,9 @@ FlowsOpt = Annotated[
         "(computed where a fund has them, vendor otherwise).",
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON instead of tables.")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", metavar="", help="Print the result as JSON instead of tables.")
+]
 
 #: Exit codes: 0 success, 1 bad input data, 2 usage, 3 not found, 4 warehouse, 5 config, 6 network.
 EXIT_CODES: list[tuple[type[errors.EtfflowError], int]] = [
