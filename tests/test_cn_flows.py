@@ -111,6 +111,17 @@ def test_split_by_any_ratio_uses_the_declared_factor(db: Path) -> None:
     assert f.filter(pl.col("flags") & int(Flag.SPLIT) != 0)["date"].to_list() == [D(2024, 11, 29)]
 
 
+def test_month_end_counts_fill_the_months_before_daily_counts(db: Path) -> None:
+    """159922 has Wind month-end counts from 2013 and exchange daily counts from 2023-01-03 only."""
+    f = _flows(db, "159922.SZ").sort("date")
+    before = f.filter(pl.col("date") < D(2023, 1, 3))
+    assert before.height > 100 and set(before["method"]) == {"month_end"}
+    switch = f.filter(pl.col("date") == D(2023, 1, 3)).row(0, named=True)
+    assert switch["flow_usd"] is None and switch["flags"] & Flag.FIRST  # two sources never differenced
+    after = f.filter(pl.col("date") > D(2023, 1, 3))
+    assert set(after["method"]) == {"shares"} and after.height > 700
+
+
 def test_estimated_counts_flag_their_flows(db: Path) -> None:
     f = _flows(db, "159915.SZ").sort("date")
     by_date = {r["date"]: r["flags"] for r in f.iter_rows(named=True)}
