@@ -141,6 +141,7 @@ NPORT_MONTHLY = Table(
         Column("net_assets", pl.Float64(), unit="USD"),
         Column("accession", pl.String()),
         Column("filed_on", pl.Date()),
+        Column("series_name", pl.String(), doc="fund name as filed (series, or registrant without series)"),
     ),
     key=("series_id", "month_end"),
     doc="Form N-PORT Part B monthly flows.",
@@ -218,6 +219,19 @@ VENDOR_FLOWS = Table(
     doc="Flows as published by a third party, kept for reconciliation.",
 )
 
+SEC_IDS = Table(
+    "sec_ids",
+    (
+        Column("ticker", pl.String(), required=True, doc="share-class ticker, upper case"),
+        Column("cik", pl.String(), required=True, doc="registrant CIK, 10 digits"),
+        Column("series_id", pl.String(), doc="S000...; null for trusts without series (SPY, GLD)"),
+        Column("class_id", pl.String(), doc="C000..."),
+        Column("source", pl.String(), doc="the map it came from (company_tickers_mf, company_tickers, ...)"),
+    ),
+    key=("ticker",),
+    doc="SEC's ticker -> CIK / series / class map for every fund share class (not only known funds).",
+)
+
 RETURNS_DAILY = Table(
     "returns_daily",
     (
@@ -243,6 +257,7 @@ TABLES: dict[str, Table] = {
         AUTHORIZED_PARTICIPANTS,
         NCEN_ETF,
         VENDOR_FLOWS,
+        SEC_IDS,
         RETURNS_DAILY,
     )
 }

@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from etfflow.calendar import calendar_end, is_trading_day
+from etfflow.checks import daily_rows
 from etfflow.errors import ConfigError, NotFoundError, ParseError, ValidationError
 from etfflow.schema import DAILY_VALUES, TABLES, validate
 
@@ -51,15 +52,31 @@ class ImportBatch:
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
 
 
+#: the first bytes of a gzip stream (RFC 1952): files are told gzip by content, never by name
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 def read_bytes(path: PathLike) -> bytes:
-    """The file's bytes; NotFoundError if it does not exist."""
+    """The file's bytes, decompressed when the file is gzip (by magic bytes); NotFoundError if absent."""
     p = Path(path)
     try:
-        return p.read_bytes()
+        data = p.read_bytes()
     except FileNotFoundError as exc:
         raise NotFoundError(f"file not found: {p}") from exc
     except OSError as exc:
         raise ParseError(f"cannot read file: {exc}", file=str(p)) from exc
+    return gunzip(data, file=str(p)) if data.startswith(GZIP_MAGIC) else data
+
+
+def gunzip(data: bytes, *, file: str) -> bytes:
+    """Decompress a whole gzip file (several members allowed); ParseError when it is damaged."""
+    import gzip
+    import zlib
+
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ParseError(f"damaged gzip file: {exc}", file=file) from exc
 
 
 def decode_text(data: bytes) -> str:
@@ -256,6 +273,9 @@ def finish(
                 row=row,
                 field=labels.get(c, c),
             )
+    frame = daily_rows(
+        frame, file=file, locate=locate, labels=labels, dropped=dropped, notes=notes, context=context
+    )
     frame = _drop_duplicates(
         frame, values, file=file, locate=locate, labels=labels, context=context, dropped=dropped
     )
