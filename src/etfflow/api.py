@@ -378,6 +378,9 @@ class Warehouse:
         )
         data_lo, data_hi, known = b["lo"][0], b["hi"][0], b["known"][0]
         if data_lo is None:
+            if tickers:
+                shown = ", ".join(tickers[:12]) + (" ..." if len(tickers) > 12 else "")
+                raise NotFoundError(f"none of these funds has flows in {store.path}: {shown}")
             raise NotFoundError(f"no flows in {store.path}: import data or run `etfflow demo` first")
         warnings: list[str] = []
         newest = data_hi

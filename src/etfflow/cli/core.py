@@ -359,7 +359,11 @@ def _print_top(t: _Table, show_all: bool = False) -> None:
         show_table(t, fmts, columns=["side", *cols], limit=None, title=f"Every fund ranked, {span}")
         return
     for title, side in (("Top inflows", "inflow"), ("Top outflows", "outflow")):
-        show_table(t, fmts, columns=cols, limit=None, title=f"{title}, {span}", frame=_side(t, side))
+        rows = _side(t, side)
+        if rows.height == 0:
+            console.print(f"{title}, {span}: none", highlight=False)
+            continue
+        show_table(t, fmts, columns=cols, limit=None, title=f"{title}, {span}", frame=rows)
 
 
 @app.command()
