@@ -245,3 +245,44 @@ def test_grid_keys_are_option_names_and_only_given_axes_vary(demo_db: Path) -> N
     assert {x["freq"] for x in sweep} == {"w"} and {x["side"] for x in sweep} == {"long"}
     assert doc["return_basis"].startswith("NAV total return")
     assert dt.date.fromisoformat(r["end"]) <= dt.date(2021, 12, 31)
+
+
+def test_tearsheet_notes_count_only_its_funds_and_state_the_return_basis(
+    ivv_db: Path, shared_data: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "two.duckdb"
+    db.write_bytes(ivv_db.read_bytes())
+    gld = shared_data / "issuers" / "ssga" / "GLD_US_archive_EN.csv"
+    assert run("import", str(gld), "--db", str(db))[0] == 0
+    code, out = run(
+        "backtest",
+        "huatai_weekly_5pct_2y",
+        "--tickers",
+        "IVV",
+        "--per-asset",
+        "--n-boot",
+        "20",
+        "--db",
+        str(db),
+        "--json",
+    )
+    assert code == 0, out
+    doc = json.loads(out)
+    (r,) = doc["runs"]
+    # IVV's own left-out flows: the two bad-print days and the first observation; GLD's are not counted
+    assert "3 daily flows left out (bad print, no price or first observation)" in r["notes"]
+    assert doc["return_basis"].startswith("NAV total return: NAV changes plus")  # IVV states its dividends
+
+
+def test_backtest_markdown_is_rendered_on_a_terminal(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from etfflow.cli.app import console
+
+    args = ("backtest", "huatai_weekly_10pct_1y", "--window", "26", "--n-boot", "20", "--db", str(demo_db))
+    code, raw = run(*args)
+    assert code == 0 and raw.startswith("# Backtest") and "| Metric |" in raw  # piped: plain Markdown
+    monkeypatch.setattr(console, "_force_terminal", True)
+    code, shown = run(*args)
+    assert code == 0, shown
+    assert (
+        "Backtest: percentile_rotation" in shown and "# Backtest" not in shown and "| Metric |" not in shown
+    )
