@@ -1939,7 +1939,7 @@ def summarise(results: list[tuple[Case, Outcome]]) -> str:
         "located errors",
         "counted drops",
         "accepted, nothing changed",
-        "hostile names stored, printed literally",
+        "accepted as intended (hostile names printed literally)",
         "pending (xfail)",
         "tracebacks",
         "warehouse changed (refused files)",
