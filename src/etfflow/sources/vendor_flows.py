@@ -455,7 +455,7 @@ def _finish(
         nonzero = gone.filter(pl.col("flow_usd") != 0)
         notes.append(
             f"{n_off} row(s) dated on days that are not NYSE sessions were dropped ({nonzero.height} with a "
-            f"non-zero flow, net {float(nonzero['flow_usd'].sum()) / 1e6:,.1f} USD mn): {shown}"
+            f"non-zero flow, net {float(nonzero['flow_usd'].sum()):,.0f} USD): {shown}"
         )
         add_dropped(dropped, "non_session_rows", n_off)
         out = out.filter(pl.Series(session))
