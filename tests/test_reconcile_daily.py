@@ -174,3 +174,5 @@ def test_monthly_vendor_vs_nport_without_daily_flows(tmp_path: Path) -> None:
     assert doc["counts"] == {"vendor_vs_nport": {"ok": 1, "mismatch": 1}}
     diffs = [r["diff_usd"] for r in doc["rows"]]
     assert diffs == [pytest.approx(0.0), pytest.approx(3e6)]
+    # days the vendor lists / NYSE sessions in the month
+    assert [(r["covered_sessions"], r["sessions"]) for r in doc["rows"]] == [(2, 20), (2, 22)]
