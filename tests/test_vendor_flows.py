@@ -128,7 +128,7 @@ def test_gzip_and_atomic_import(tmp_path: Path) -> None:
             pipeline.import_paths(store, [good, bad])
         assert store.counts()["vendor_flows"] == 0 and store.counts()["files"] == 0
         (r,) = pipeline.import_paths(store, [good])
-        assert r.tables["vendor_flows"] == {"added": 2, "changed": 0, "unchanged": 0}
+        assert r.tables["vendor_flows"] == {"added": 2, "changed": 0, "unchanged": 0, "kept": 0}
         assert store.read("vendor_flows")["flow_usd"].to_list() == [1_500_000.0, -2_000_000.0]
         again = pipeline.import_paths(store, [good])[0]
         assert again.already_imported and again.added == 0

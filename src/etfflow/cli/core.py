@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
-from etfflow import pipeline
+from etfflow import calendar, pipeline
 from etfflow.cli.app import (
     DbOpt,
     FlowsOpt,
@@ -43,7 +43,7 @@ def _open(db: Path | None, *, read_only: bool = True) -> Store:
 def _label_line(store: Store) -> str | None:
     label = pipeline.synthetic_label(store)
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     return label
 
 
@@ -84,7 +84,7 @@ def demo(
     if as_json:
         emit_json(payload)
         return
-    console.print(f"[bold yellow]{summary.label}[/]", highlight=False)
+    console.print(summary.label, style="bold yellow", highlight=False)
     console.print(
         f"Demo warehouse {payload['db']}: {summary.funds} funds, {summary.days} sessions "
         f"({summary.start} .. {summary.end}), {summary.flow_rows:,} daily flows."
@@ -148,10 +148,12 @@ def flows(
         )
         if f.height == 0:
             raise NotFoundError(f"no flows for {t} in {store.path} (import its data first)")
+        funds = pipeline.funds_table(store)
+    currency = calendar.fund_currencies(funds, [t])[t]
     if freq == "d":
         out = f.select("date", "flow_usd", "aum_prev_usd", "flow_pct_aum", "flags", "available_on")
     else:
-        out = to_period(f, freq).select(
+        out = to_period(f, freq, markets=calendar.fund_markets(funds, [t])).select(
             "date", "flow_usd", pl.col("aum_start_usd").alias("aum_prev_usd"), "flow_pct_aum", "flags", "days"
         )
     out = out.with_columns(
@@ -165,6 +167,7 @@ def flows(
                 "ticker": t,
                 "freq": freq,
                 "label": label,
+                "currency": currency,
                 "flow_source": source,
                 "notes": source_notes(f),
                 "net_flow_usd": total,
@@ -173,16 +176,18 @@ def flows(
         )
         return
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     shown = out.tail(40)
     console.print(
         frame_table(
-            f"{t} flows ({freq}); last {shown.height} of {out.height} rows",
+            f"{t} flows ({freq}), amounts in {currency}; last {shown.height} of {out.height} rows",
             shown,
             {"flow_usd": fmt_usd, "aum_prev_usd": lambda x: fmt_usd(x).lstrip("+"), "flow_pct_aum": fmt_pct},
         )
     )
-    console.print(f"Net flow over the selection: {fmt_usd(total)} (bad prints and unknown flows excluded)")
+    console.print(
+        f"Net flow over the selection: {fmt_usd(total)} {currency} (bad prints and unknown flows excluded)"
+    )
     console.print(f"Flow source: {source}", highlight=False)
     for note in source_notes(f):
         console.print(f"note: {note}", highlight=False)
@@ -194,23 +199,28 @@ def top(
     window: Annotated[int, typer.Option(help="Sessions to sum over.")] = 5,
     n: Annotated[int, typer.Option(help="Funds per list.")] = 10,
     by: Annotated[str, typer.Option(help="Rank by usd or pct (of prior AUM).")] = "usd",
+    market: Annotated[str | None, typer.Option(help="Only funds of this market (US or CN).")] = None,
     flow_source: FlowsOpt = "best",
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Largest inflows and outflows over the last WINDOW sessions, in $ and % of AUM."""
+    """Largest inflows and outflows over the last WINDOW sessions, in the funds' currency and % of AUM."""
     key = {"usd": "flow_usd", "pct": "flow_pct_aum"}.get(by)
     if key is None:
         raise typer.BadParameter("use usd or pct", param_hint="--by")
     with handled(), _open(db) as store:
         label = pipeline.synthetic_label(store)
         f, funds = pipeline.load_flows(store, flow_source=flow_source)
+        if market:
+            mk = calendar.fund_markets(funds, f["ticker"].unique().to_list())
+            f = f.filter(pl.col("ticker").is_in([t for t, m in mk.items() if m == market.upper()]))
         totals = with_flow_source(window_totals(f, funds, window=window), f)
         if category:
             totals = totals.filter(pl.col("category") == category)
             if totals.height == 0:
                 raise NotFoundError(f"no funds of category {category!r} with flows in the warehouse")
-    inflows, outflows = top_flows(totals, n=n, by=key)
+    with handled():
+        inflows, outflows = top_flows(totals, n=n, by=key)
     if as_json:
         emit_json(
             {
@@ -226,7 +236,7 @@ def top(
         )
         return
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     _print_top(inflows, outflows, f"last {window} sessions")
     _print_sources(f)
 
@@ -255,7 +265,7 @@ def sectors(
         )
         return
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     _print_sectors(snap)
     _print_sources(f)
 
@@ -302,7 +312,7 @@ def quality(
         )
         return
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     console.print(f"{f.height:,} daily flow rows checked for {ticker or 'all funds'}.")
     _print_sources(f)
     if not rows:
@@ -332,7 +342,7 @@ def _print_sources(f: pl.DataFrame) -> None:
 
 
 def _print_top(inflows: pl.DataFrame, outflows: pl.DataFrame, span: str) -> None:
-    cols = ["ticker", "name", "flow_usd", "flow_pct_aum", "aum_start_usd", "flow_source"]
+    cols = ["ticker", "name", "flow_usd", "currency", "flow_pct_aum", "aum_start_usd", "flow_source"]
     fmts = {"flow_usd": fmt_usd, "flow_pct_aum": fmt_pct, "aum_start_usd": lambda x: fmt_usd(x).lstrip("+")}
     for title, fr in (("Top inflows", inflows), ("Top outflows", outflows)):
         sel = fr.select([c for c in cols if c in fr.columns])

@@ -46,9 +46,9 @@ def _source_bars(sources: list[str], enabled: bool) -> Iterator[Callable[[str, s
         yield lambda _s, _m, _f: None
         return
     with Progress(
-        TextColumn("{task.fields[source]:<9}"),
+        TextColumn("{task.fields[source]:<9}", markup=False),
         BarColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
@@ -184,7 +184,7 @@ def update(
     if summary.refreshed:
         console.print(f"Flows recomputed for {len(summary.refreshed)} fund(s).")
     for f in summary.failures:
-        err_console.print(f"[bold red]failed[/] {f.source} {f.ticker or '(all)'}: {f.error}", highlight=False)
+        err_console.print(f"failed {f.source} {f.ticker or '(all)'}: {f.error}", style="red", highlight=False)
     if summary.failures:
         err_console.print(
             "Nothing of the failed funds was written; run `etfflow update` again to retry them."
@@ -214,6 +214,7 @@ def nport(
             frame.group_by("series_id")
             .agg(
                 pl.col("ticker").drop_nulls().first().alias("ticker"),
+                pl.col("series_name").drop_nulls().last().alias("name"),
                 pl.len().alias("months"),
                 pl.col("month_end").min().alias("first"),
                 pl.col("month_end").max().alias("last"),
@@ -229,6 +230,7 @@ def nport(
     rows = frame.select(
         "series_id",
         "ticker",
+        pl.col("series_name").alias("name"),
         "month_end",
         "sales",
         "reinvestment",
@@ -245,9 +247,11 @@ def nport(
         c: (lambda x: fmt_usd(x).lstrip("+")) for c in ("sales", "reinvestment", "redemption", "net_assets")
     }
     for (series, ticker), part in rows.group_by("series_id", "ticker", maintain_order=True):
+        names = part["name"].drop_nulls()
+        name = f" {names[-1]}" if names.len() else ""
         console.print(
             frame_table(
-                f"N-PORT monthly flows: {ticker or '-'} ({series})",
+                f"N-PORT monthly flows: {ticker or '-'}{name} ({series})",
                 part.select(
                     pl.col("month_end").alias("month"),
                     "sales",
@@ -317,7 +321,7 @@ def reconcile(
         emit_json({"label": label, "counts": counts, "rows": nan_to_none(shown).to_dicts()})
         raise typer.Exit(code)
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     names = {
         "daily_vs_nport": ("daily", "N-PORT"),
         "vendor_vs_nport": ("vendor", "N-PORT"),

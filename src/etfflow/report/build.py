@@ -165,6 +165,14 @@ def build_report(
     if window < 1:
         raise ConfigError(f"window must be at least 1 session, not {window}")
     o = options or ReportOptions()
+    # the US ETF flow framework: US funds only (other markets' flows are in other currencies)
+    us = [t for t, m in calendar.fund_markets(funds, flows["ticker"].unique().to_list()).items() if m == "US"]
+    if flows.height and not us:
+        raise NotFoundError(
+            "the flow report covers US funds and this warehouse has flows of other markets only: "
+            "see `etfflow groups --market CN` and `etfflow flows TICKER`"
+        )
+    flows = flows.filter(pl.col("ticker").is_in(us))
     pit, as_of = point_in_time(flows, as_of)
     span = report_window(pit, window, as_of)
     if span is None:
@@ -326,20 +334,29 @@ def report_from_store(
 ) -> FlowReport:
     """Read only the sessions the report needs (flows from `flow_source`), then build the report."""
     from etfflow.flows.source import parse_flow_source
-    from etfflow.pipeline import load_flows, synthetic_label
+    from etfflow.pipeline import funds_table, load_flows, synthetic_label
 
     o = options or ReportOptions()
     choice = parse_flow_source(flow_source)
+    # the report's dates come from the US funds' flows (other markets keep other calendars)
+    other = funds_table(store).filter(pl.col("market") != "US")["ticker"].to_list() or [""]
     ends = []
     if choice.kind != "vendor":
-        last = store.query("SELECT max(available_on) AS a, max(date) AS d FROM flows_daily")
+        last = store.query(
+            "SELECT max(available_on) AS a, max(date) AS d FROM flows_daily "
+            "WHERE ticker NOT IN (SELECT unnest(?))",
+            [other],
+        )
         ends.append(last["a"][0] or last["d"][0])
     if choice.kind != "computed":  # a vendor's flow for d is known the next session
         d = store.query("SELECT max(date) AS d FROM vendor_flows")["d"][0]
         ends.append(None if d is None else calendar.sessions(d + dt.timedelta(days=1))[0].astype(dt.date))
     known = [e for e in ends if e is not None]
     if not known:
-        raise NotFoundError(f"no flows in {store.path}: import data or run `etfflow demo` first")
+        raise NotFoundError(
+            f"no flows of US funds in {store.path}: import data or run `etfflow demo` first "
+            "(China funds: `etfflow groups --market CN`)"
+        )
     top = as_of or max(known)
     sessions = (
         max(o.history, o.signals.pct_window + o.signals.long_days, 5 * (o.chart_weeks + 2)) + window + 10
