@@ -140,10 +140,11 @@ def test_best_mixes_sources_per_fund(mixed_db: Path) -> None:
     src = json.loads(out)["flow_sources"]
     assert src.pop("IVV") == "computed" and set(src.values()) == {"vendor"} and len(src) == 19
     code, out = run("flows", "IVV", "--json", *db)
-    assert json.loads(out)["flow_source"] == "computed"
+    assert code == 0 and json.loads(out)["flow_source"] == "computed"
     code, out = run(
         "flows", "IVV", "--flows", "vendor", "--start", "2020-03-03", "--end", "2020-03-03", "--json", *db
     )
+    assert code == 0, out
     doc = json.loads(out)
     assert doc["flow_source"] == "vendor"
     (row,) = doc["rows"]
