@@ -50,7 +50,16 @@ __all__ = [
 ALIASES: dict[str, tuple[str, ...]] = {
     "date": ("date", "as_of", "as_of_date", "asof_date", "trade_date", "nav_date", "market_date"),
     "ticker": ("ticker", "symbol", "fund", "fund_ticker", "etf", "ticker_symbol"),
-    "close": ("close", "close_price", "closing_price", "market_close", "price_close", "market_price"),
+    "close": (
+        "close",
+        "close_price",
+        "closing_price",
+        "market_close",
+        "price_close",
+        "market_price",
+        "closing_market_price",
+        "market_price_close",
+    ),
     "nav": ("nav", "nav_per_share", "net_asset_value", "nav_share", "net_asset_value_per_share"),
     "shares_outstanding": ("shares_outstanding", "shares_out", "outstanding_shares", "so", "shares"),
     "total_net_assets": ("total_net_assets", "net_assets", "tna", "aum", "total_net_asset_value"),
