@@ -118,6 +118,10 @@ def test_known_rows_exact(tax: pl.DataFrame) -> None:
         "cik": "0001064641",
         "series_id": "S000006415",
         "class_id": "C000017601",
+        "market": "US",
+        "currency": "USD",
+        "sw_l1_code": None,
+        "sw_l1_name": None,
     }
     assert rows["SPY"]["group"] == "Large Cap"
     assert rows["SPY"]["creation_unit_shares"] == 50_000

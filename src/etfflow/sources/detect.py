@@ -17,6 +17,10 @@ from typing import Any
 
 from etfflow.errors import ConfigError, NotFoundError, ParseError
 from etfflow.sources.base import GZIP_MAGIC, ImportBatch, PathLike
+from etfflow.sources.cn_classification import read_cn_classification, sniff_cn_classification
+from etfflow.sources.cn_exchange import read_cn_exchange_shares, sniff_cn_exchange_shares
+from etfflow.sources.cn_prices import read_cn_prices, sniff_cn_prices
+from etfflow.sources.cn_wind import read_wind_panel, read_wind_returns, sniff_wind_panel, sniff_wind_returns
 from etfflow.sources.generic import (
     read_generic_csv,
     read_generic_parquet,
@@ -44,6 +48,12 @@ from etfflow.sources.sec_files import (
 from etfflow.sources.sec_ncen import is_ncen_submission
 from etfflow.sources.sec_nport import is_nport_dataset_zip, is_nport_xml
 from etfflow.sources.ssga import read_ssga_gld_csv, sniff_ssga_gld_csv
+from etfflow.sources.vendor_flows import (
+    read_vendor_flows,
+    sniff_vendor_long,
+    sniff_vendor_wide,
+    sniff_vendor_workbook,
+)
 
 __all__ = ["FORMATS", "HEAD_BYTES", "Format", "detect_format", "read_file", "register"]
 
@@ -82,8 +92,16 @@ register(Format("sec_nport_xml", is_nport_xml, read_nport_file))
 register(Format("sec_ncen", is_ncen_submission, read_ncen_file))
 register(Format("sec_nport_dataset", is_nport_dataset_zip, read_nport_dataset_file))
 register(Format("sec_fund_ids", sniff_fund_ids, read_fund_ids_file))
+register(Format("cn_wind_panel", sniff_wind_panel, read_wind_panel))
+register(Format("cn_wind_returns", sniff_wind_returns, read_wind_returns))
+register(Format("cn_exchange_shares", sniff_cn_exchange_shares, read_cn_exchange_shares))
+register(Format("cn_prices", sniff_cn_prices, read_cn_prices))
+register(Format("cn_classification", sniff_cn_classification, read_cn_classification))
 register(Format("excel_xls", sniff_xls, read_xls))
 register(Format("price_file", sniff_price_file, read_price_file))
+register(Format("vendor_flows_long", sniff_vendor_long, read_vendor_flows))
+register(Format("vendor_flows_workbook", sniff_vendor_workbook, read_vendor_flows))
+register(Format("vendor_flows_wide", sniff_vendor_wide, read_vendor_flows))
 
 
 def _head(path: PathLike) -> bytes:
@@ -129,4 +147,10 @@ def read_file(path: PathLike, **options: Any) -> ImportBatch:
         inspect.signature(fmt.read).bind(path, **options)
     except TypeError as exc:
         raise ConfigError(f"format {fmt.name!r} does not take option(s) {sorted(options)}: {exc}") from exc
-    return fmt.read(path, **options)
+    try:
+        return fmt.read(path, **options)
+    except ParseError as exc:  # every error names the file, even where a parser did not know it
+        located = exc.in_file(str(path))
+        if located is exc:
+            raise
+        raise located from exc

@@ -101,6 +101,8 @@ def _load() -> pl.DataFrame:
 
     raw = files("etfflow.universe").joinpath(_FILE).read_bytes()
     frame = pl.read_csv(io.BytesIO(raw), schema=TABLES["funds"].polars_schema)
+    # the US framework's funds: market US, currency USD unless the file says otherwise
+    frame = frame.with_columns(pl.col("market").fill_null("US"), pl.col("currency").fill_null("USD"))
     return validate(frame, "funds", file=_FILE)
 
 
