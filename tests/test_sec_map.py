@@ -1,7 +1,8 @@
 """SEC ids: the taxonomy's ids, the warehouse's id map (`sec_ids`), N-PORT rows named by it, data-set zips.
 
 Ground truths read from the recorded files with grep / jq, not from the parsers:
-- company_tickers_mf_2025-09.json: 28,553 records, one without symbol (28,552 tickers); IVV is
+- company_tickers_mf_2025-09.json: 28,553 records, one without symbol (28,552 tickers; four written
+  in parentheses, e.g. "(NWAGX)" of series S000064917); IVV is
   [1100663, "S000004310", "C000012040"]; series S000012000 has one ticker (KYSMX), series S000013795
   (Goldman Sachs Bond Fund) eight. company_tickers_mf_2024-08.json: 28,761 records, HACK is
   [1467831, "S000047480", "C000149086"] (absent from 2025-09).
@@ -96,6 +97,13 @@ def test_import_loads_the_whole_map(shared_data: Path, tmp_path: Path) -> None:
         "company_tickers_mf",
     )
     assert ids["source"].unique().to_list() == ["company_tickers_mf"]
+    # the map spells four symbols of series S000064917 in parentheses: '(NWAGX)' is read as NWAGX
+    assert ids.filter(pl.col("series_id") == "S000064917")["ticker"].sort().to_list() == [
+        "NWAGX",
+        "NWAHX",
+        "NWAJX",
+        "NWAKX",
+    ]
     assert summary is not None
     code, out = run("import", str(mf(shared_data)), "--db", db)
     assert code == 0, out
@@ -298,3 +306,20 @@ def test_pipeline_fill_uses_the_store_map(tmp_path: Path) -> None:
         frame = pl.DataFrame({"series_id": ["S000000042"], "month_end": [dt.date(2024, 1, 31)]})
         got = pipeline.fill_nport_tickers(store, pipeline.validate(frame, "nport_monthly"))
     assert got["ticker"].to_list() == ["ONLY"]
+
+
+def test_symbols_that_are_not_tickers_are_left_out(tmp_path: Path) -> None:
+    """A map row whose symbol is no ticker ('FOO BAR') is kept out and named in the notes; the rest import."""
+    doc = {
+        "fields": ["cik", "seriesId", "classId", "symbol"],
+        "data": [[1, "S000000001", "C000000001", "FOO BAR"], [1, "S000000001", "C000000002", "(good)"]],
+    }
+    path = tmp_path / "company_tickers_mf.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    db = str(tmp_path / "w.duckdb")
+    code, out = run("import", str(path), "--db", db, "--json")
+    assert code == 0, out
+    notes = json.loads(out)[0]["notes"]
+    assert any("1 symbol(s) that are not tickers left out: ['FOO BAR']" in n for n in notes)
+    with Store(db, read_only=True) as store:
+        assert store.read("sec_ids")["ticker"].to_list() == ["GOOD"]

@@ -107,6 +107,10 @@ def read_fund_ids_file(path: PathLike) -> ImportBatch:
         f"{len(ids)} tickers mapped to SEC identifiers, all stored in the id map (`sec_ids`); "
         "only funds the warehouse knows get them in `funds`"
     ]
+    if ids.malformed:
+        notes.append(
+            f"{len(ids.malformed)} symbol(s) that are not tickers left out: {list(ids.malformed[:5])}"
+        )
     if ids.conflicts:
         shown = ", ".join(ids.conflicts[:10]) + (" ..." if len(ids.conflicts) > 10 else "")
         notes.append(f"{len(ids.conflicts)} ticker(s) map to several series (the latest wins): {shown}")

@@ -70,8 +70,15 @@ def normalize_cik(value: str | int) -> str:
     return text.zfill(10)
 
 
+#: a share-class ticker as SEC's maps spell it (same rule as etfflow.checks.TICKER_RE)
+_TICKER_OK = re.compile(r"^[A-Z0-9][A-Z0-9.\-/^]{0,19}$")
+
+
 def _ticker(value: object) -> str | None:
+    """Upper case, outer parentheses dropped (SEC's 2024-08 and 2025-09 maps list '(NWAGX)')."""
     text = str(value).strip().upper() if value is not None else ""
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1].strip()
     return text or None
 
 
@@ -91,10 +98,14 @@ class FundIdMap:
         self._by_ticker: dict[str, FundIds] = {}
         self._by_series: dict[str, dict[str | None, FundIds]] = {}
         conflicts: set[str] = set()
+        malformed: list[str] = []
         for rec in records:
             if rec.series_id is not None:
                 self._by_series.setdefault(rec.series_id, {})[rec.class_id] = rec
             if rec.ticker is None:
+                continue
+            if not _TICKER_OK.match(rec.ticker):
+                malformed.append(rec.ticker)
                 continue
             old = self._by_ticker.get(rec.ticker)
             if old is not None and old.series_id is not None:
@@ -104,6 +115,8 @@ class FundIdMap:
                     conflicts.add(rec.ticker)
             self._by_ticker[rec.ticker] = rec
         self.conflicts: tuple[str, ...] = tuple(sorted(conflicts))
+        #: symbols that are not tickers (kept out of the ticker index)
+        self.malformed: tuple[str, ...] = tuple(malformed)
 
     def __len__(self) -> int:
         return len(self._by_ticker)
