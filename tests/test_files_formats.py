@@ -223,3 +223,22 @@ def test_damaged_gzip(tmp_path: Path) -> None:
     assert err.value.file == str(cut)
     code, out = run("import", str(cut), "--db", str(tmp_path / "w.duckdb"))
     assert code != 0 and "damaged gzip" in out and "Traceback" not in out
+
+
+def test_unquoted_notes_and_time_stamps_through_the_cli(tmp_path: Path) -> None:
+    """A plain CSV (no quotes: the chunked import path) with zone-stamped dates and comma'd notes."""
+    p = tmp_path / "plain.csv"
+    p.write_text(
+        "Date,ticker,Close,Shares Outstanding\n"
+        "2024-01-02 00:00:00-05:00,ABC,10,100\n2024-01-03 00:00:00-05:00,ABC,11,110\n\n"
+        "Source: example issuer, for illustration only\nData as of 01/03/2024\n"
+    )
+    db = str(tmp_path / "w.duckdb")
+    code, out = run("import", str(p), "--db", db, "--json")
+    assert code == 0, out
+    res = json.loads(out)[0]
+    assert res["dropped"] == {"trailing_note_rows": 2}
+    with Store(db, read_only=True) as store:
+        d = store.read("daily")
+    assert d["date"].to_list() == [D(2024, 1, 2), D(2024, 1, 3)]
+    assert d["shares_outstanding"].to_list() == [100.0, 110.0]

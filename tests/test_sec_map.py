@@ -320,6 +320,7 @@ def test_symbols_that_are_not_tickers_are_left_out(tmp_path: Path) -> None:
     code, out = run("import", str(path), "--db", db, "--json")
     assert code == 0, out
     notes = json.loads(out)[0]["notes"]
-    assert any("1 symbol(s) that are not tickers left out: ['FOO BAR']" in n for n in notes)
+    assert any("1 record(s) with a malformed identifier left out: ticker 'FOO BAR'" in n for n in notes)
+    assert json.loads(out)[0]["dropped"] == {"malformed_identifiers": 1}
     with Store(db, read_only=True) as store:
         assert store.read("sec_ids")["ticker"].to_list() == ["GOOD"]

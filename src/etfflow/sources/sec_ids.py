@@ -27,7 +27,7 @@ import polars as pl
 from lxml import etree
 
 from etfflow.checks import refuse_dtd
-from etfflow.errors import NotFoundError, ParseError
+from etfflow.errors import NotFoundError, ParseError, quote
 from etfflow.schema import validate
 from etfflow.sources.base import read_bytes
 
@@ -70,8 +70,18 @@ def normalize_cik(value: str | int) -> str:
     return text.zfill(10)
 
 
-#: a share-class ticker as SEC's maps spell it (same rule as etfflow.checks.TICKER_RE)
-_TICKER_OK = re.compile(r"^[A-Z0-9][A-Z0-9.\-/^]{0,19}$")
+def _malformed(rec: FundIds) -> str | None:
+    """What is malformed in a record's ticker, series or class id (etfflow.checks.IDENTIFIERS), or None."""
+    from etfflow.checks import IDENTIFIERS
+
+    for label, col, value in (
+        ("ticker", "ticker", rec.ticker),
+        ("series id", "series_id", rec.series_id),
+        ("class id", "class_id", rec.class_id),
+    ):
+        if value is not None and not IDENTIFIERS[col].match(value):
+            return f"{label} {quote(value, 30)}"
+    return None
 
 
 def _ticker(value: object) -> str | None:
@@ -100,12 +110,13 @@ class FundIdMap:
         conflicts: set[str] = set()
         malformed: list[str] = []
         for rec in records:
+            bad = _malformed(rec)
+            if bad is not None:
+                malformed.append(bad)
+                continue
             if rec.series_id is not None:
                 self._by_series.setdefault(rec.series_id, {})[rec.class_id] = rec
             if rec.ticker is None:
-                continue
-            if not _TICKER_OK.match(rec.ticker):
-                malformed.append(rec.ticker)
                 continue
             old = self._by_ticker.get(rec.ticker)
             if old is not None and old.series_id is not None:
@@ -115,7 +126,7 @@ class FundIdMap:
                     conflicts.add(rec.ticker)
             self._by_ticker[rec.ticker] = rec
         self.conflicts: tuple[str, ...] = tuple(sorted(conflicts))
-        #: symbols that are not tickers (kept out of the ticker index)
+        #: records left out because an identifier is malformed ("ticker 'X Y'", "series id 'S12'", ...)
         self.malformed: tuple[str, ...] = tuple(malformed)
 
     def __len__(self) -> int:
