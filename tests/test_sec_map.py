@@ -208,7 +208,7 @@ def dataset(path: Path, *, repeat: int = 1, extra: dict[str, str] | None = None)
 
 
 def test_dataset_zip_rows_get_tickers_and_names(tmp_path: Path) -> None:
-    """IVV by the taxonomy's series id (name as filed), SPY by the taxonomy's CIK (name from the taxonomy)."""
+    """IVV by the taxonomy's series id, SPY (no series) by the taxonomy's CIK; names as filed."""
     db = str(tmp_path / "w.duckdb")
     code, out = run("import", str(dataset(tmp_path / "q1.zip")), "--db", db)
     assert code == 0, out
@@ -218,7 +218,7 @@ def test_dataset_zip_rows_get_tickers_and_names(tmp_path: Path) -> None:
     assert series["S000004310"]["ticker"] == "IVV"
     assert series["S000004310"]["name"] == "iShares Core S&P 500 ETF"
     assert series["CIK0000884394"]["ticker"] == "SPY"
-    assert series["CIK0000884394"]["name"] == "SPDR S&P 500 ETF Trust"
+    assert series["CIK0000884394"]["name"] == "SPDR S&P 500 ETF TRUST"  # the registrant, as filed
     assert series["S000004310"]["net_flow"] == pytest.approx(3 * 6.0)
 
 
