@@ -261,3 +261,22 @@ def test_generic_csv_with_time_zone_dates(tmp_path: Path) -> None:
     b = read_file(p)
     assert b.daily["date"].to_list() == [D(2024, 1, 2), D(2024, 1, 3), D(2024, 7, 1)]
     assert any("time-stamped" in n for n in b.notes)
+
+
+def test_raw_closes_outrank_adjusted_ones() -> None:
+    """Same fund and day from a raw and an adjusted price file: the merged close is the raw one."""
+    from etfflow.flows.daily import merge_sources
+    from etfflow.schema import validate
+
+    day = D(2024, 1, 2)
+    rows = [
+        {"date": day, "ticker": "ABC", "source": "stooq_adjusted", "close": 9.5},
+        {"date": day, "ticker": "ABC", "source": "alphavantage", "close": 10.0},
+        {"date": day, "ticker": "ABC", "source": "yahoo_adjclose", "close": 9.4},
+    ]
+    for order in (rows, rows[::-1]):
+        merged = merge_sources(validate(pl.DataFrame(order), "daily"))
+        assert merged["close"].to_list() == [10.0]
+    # and an issuer's or a generic file's close outranks every price file
+    generic = {"date": day, "ticker": "ABC", "source": "csv", "close": 10.1}
+    assert merge_sources(validate(pl.DataFrame([*rows, generic]), "daily"))["close"].to_list() == [10.1]

@@ -14,8 +14,8 @@ Layouts (header; prices as stated -> what `daily` stores, under which source):
 Raw vs adjusted matters: flows value share changes at the raw price of the day, and AUM is shares x raw
 NAV; total returns need the adjusted series (or raw closes plus dividends and splits, which the close
 basis of the backtest adds itself). An adjusted-only file is stored as the close of a source named for
-it (`*_adjusted` / ``yahoo_adjclose``): its returns are total returns, and since `merge_sources` ranks
-unknown sources last, any raw close from another source wins for flows.
+it (`*_adjusted` / ``yahoo_adjclose``): its returns are total returns, and `SOURCE_PRIORITY` ranks it
+below every raw close (flows.daily), so any raw close from another source wins for flows.
 
 Rebuilding yfinance's raw prices: Yahoo multiplies prices before an ex-date s by ``1 - D_s / C_(s-1)``
 (C the raw close of the session before) and divides them by each later split ratio. Walking back from
