@@ -75,7 +75,7 @@ def main() -> None:
         cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / args.runs
         print(f"import (CLI, fresh process):        {t_cli:6.2f} s  ({rows / t_cli:,.0f} rows/s)")
         print(
-            f"  CPU time per CLI run (user+sys):  {cpu:6.2f} s  (wall minus CPU = waiting on a shared machine)"
+            f"  CPU time per CLI run (user+sys):  {cpu:6.2f} s  (wall minus CPU: waiting on a busy machine)"
         )
         db = Path(tmp) / "again.duckdb"
         with Store(db) as store:
