@@ -31,12 +31,7 @@ NETWORK = ("etfflow update", "export ")
 
 #: README commands that fail on main for reasons outside this test's owner (reported to the lead);
 #: listed by exact text so that a fixed or changed command is replayed again
-KNOWN_BROKEN = {
-    # the SEC id map holds tickers such as '(NWAGX)' that the ticker validation now rejects (exit 1)
-    "etfflow import ../shared/data/sec/ids/company_tickers_mf_2025-09.json "
-    '"../shared/data/sec/nport/samples/NPORT.Dupree.xml" --db ~/etf.duckdb',
-    "etfflow nport KYSMX --db ~/etf.duckdb",  # reads what that import writes
-}
+KNOWN_BROKEN: set[str] = set()
 
 
 def _offline(block: str) -> bool:
