@@ -1551,7 +1551,7 @@ def cases() -> list[Case]:
         E,
         "hostile ticker",
         ncen_edit(tick, 'fundsTickerSymbol="=1+1"'),
-        error("field 'fundsTickerSymbol'", "not a ticker", "XML line"),
+        error("row 10834", "field 'fundsTickerSymbol'", "not a ticker"),
     )
     add(
         "ticker-sql",
