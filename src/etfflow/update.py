@@ -516,6 +516,11 @@ def _fetcher(source: str, ctx: _Context, stats: SourceStats) -> Callable[[str], 
     store, http, since, stamp = ctx.store, ctx.http, ctx.since, ctx.stamp
     if source == "sec":
         idmap = ctx.ids if ctx.ids is not None else fetch_fund_ids(http)
+        if ctx.ids is None:  # refresh the warehouse's whole id map from SEC's files
+            from etfflow.secmap import merge_sec_ids
+
+            res = merge_sec_ids(store, idmap.id_frame(), file=COMPANY_TICKERS_MF_URL)
+            stats.notes.append(f"SEC id map: {res.added} tickers added, {res.changed} changed")
         sec = _Sec(http, idmap, holdings=ctx.holdings)
 
         def fetch_sec(ticker: str) -> Fetched | None:

@@ -37,6 +37,14 @@ DbOpt = Annotated[
     Path | None,
     typer.Option("--db", help="Warehouse file (default: $ETFFLOW_DB or ~/.etfflow/etfflow.duckdb)."),
 ]
+FlowsOpt = Annotated[
+    str,
+    typer.Option(
+        "--flows",
+        help="Flow source: computed (from shares), vendor[:NAME] (published flows) or best "
+        "(computed where a fund has them, vendor otherwise).",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON instead of tables.")]
 
 #: Exit codes: 0 success, 1 bad input data, 2 usage, 3 not found, 4 warehouse, 5 config, 6 network.

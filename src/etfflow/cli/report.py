@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from etfflow.cli.app import DbOpt, JsonOpt, app, console, emit_json, handled
+from etfflow.cli.app import DbOpt, FlowsOpt, JsonOpt, app, console, emit_json, handled
 from etfflow.errors import StoreError
 from etfflow.store import Store
 
@@ -35,6 +35,7 @@ def report(
         Path | None,
         typer.Option("--out", help="Output file (default: reports/etfflow-report-<as_of>.<ext>)."),
     ] = None,
+    flow_source: FlowsOpt = "best",
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -47,7 +48,9 @@ def report(
 
     with handled():
         with Store(db, read_only=True) as store:
-            rep = report_from_store(store, as_of=as_of.date() if as_of else None, window=window)
+            rep = report_from_store(
+                store, as_of=as_of.date() if as_of else None, window=window, flow_source=flow_source
+            )
         data = rep.as_dict()
         if fmt == "md":
             text = render_markdown(rep)
