@@ -150,7 +150,7 @@ def _import_streamed(
     from etfflow.ingest import import_panel
 
     done = import_panel(store, path, info, progress=progress, **options)
-    counts = {"added": done.added, "changed": done.changed, "unchanged": done.unchanged, "kept": done.kept}
+    counts = _counts(UpsertResult("daily", done.added, done.changed, done.unchanged, done.kept))
     return ImportSummary(
         file=str(path),
         format=done.source,
@@ -168,7 +168,9 @@ def _import_streamed(
 
 
 def _counts(r: UpsertResult) -> dict[str, int]:
-    return {"added": r.added, "changed": r.changed, "unchanged": r.unchanged, "kept": r.kept}
+    """Per-table counts; `kept` (stored values a blank left in place) only when there are any."""
+    out = {"added": r.added, "changed": r.changed, "unchanged": r.unchanged}
+    return out | ({"kept": r.kept} if r.kept else {})
 
 
 def kept_note(kept: int) -> list[str]:
