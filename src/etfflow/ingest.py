@@ -58,11 +58,11 @@ __all__ = [
 ]
 
 #: rows parsed and checked at a time
-CHUNK_ROWS = 500_000
+CHUNK_ROWS = 250_000
 #: about how many `daily` rows are read back at a time to recompute flows
-FLOW_GROUP_ROWS = 500_000
+FLOW_GROUP_ROWS = 250_000
 #: DuckDB's memory limit while a panel is imported (it spills to disk beyond it)
-MEMORY_LIMIT = "768MB"
+MEMORY_LIMIT = "512MB"
 _CSV_BLOCK = 32 << 20
 _STAGE = "_etfflow_stage"
 _TOUCHED = "_etfflow_touched"
