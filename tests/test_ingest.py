@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from etfflow import calendar, ingest
-from etfflow.errors import EtfflowError
+from etfflow.errors import ConfigError, EtfflowError
 from etfflow.pipeline import import_paths, refresh_flows, write_batch
 from etfflow.sources.generic import read_generic_csv, read_generic_parquet
 from etfflow.store import Store
@@ -261,3 +261,9 @@ def test_kept_values_in_a_streamed_panel(tmp_path: Path) -> None:
         row = s.read("daily").row(0, named=True)
     assert (res.kept, res.changed, res.unchanged) == (2, 0, 1)
     assert (row["nav"], row["shares_outstanding"]) == (394.28, 195_250_000.0)
+
+
+def test_options_the_generic_reader_refuses_are_refused(tmp_path: Path) -> None:
+    path = write_csv(panel(3), tmp_path / "p.csv")
+    with Store(tmp_path / "s.duckdb") as s, pytest.raises(ConfigError, match="does not take option"):
+        import_paths(s, [path], sheet="Sheet1")

@@ -147,8 +147,17 @@ def _import_streamed(
     store: Store, path: Path, info: Any, progress: Progress, options: dict[str, Any]
 ) -> ImportSummary:
     """One generic panel through the streaming path, as an ImportSummary."""
-    from etfflow.ingest import import_panel
+    import inspect
 
+    from etfflow.ingest import import_panel
+    from etfflow.sources.generic import read_generic_csv
+
+    try:  # the options the whole-file reader takes, refused as it refuses them
+        inspect.signature(read_generic_csv).bind(path, **options)
+    except TypeError as exc:
+        raise ConfigError(
+            f"format 'generic_{info.kind}' does not take option(s) {sorted(options)}: {exc}"
+        ) from exc
     done = import_panel(store, path, info, progress=progress, **options)
     counts = _counts(UpsertResult("daily", done.added, done.changed, done.unchanged, done.kept))
     return ImportSummary(
