@@ -191,6 +191,10 @@ BAD_CASES = {
     + "".join(f"2024-02-{d:02d},AAA,10,1{d}\n" for d in range(5, 29))
     + "2024-01-03,AAA,9,120\n",
     "no_ticker": "Date,NAV\n2024-01-02,1\n",
+    "huge_nav": GOOD + "2024-01-04,AAA,1e308,130\n",
+    "hostile_ticker": GOOD + "2024-01-04,=1+1,10,130\n",
+    "all_zero_shares": "Date,Ticker,NAV,Shares\n"
+    + "".join(f"2024-01-{d:02d},AAA,10,0\n" for d in (2, 3, 4, 5, 8, 9)),
     "ambiguous": "Date,NAV,Net Asset Value,Ticker\n2024-01-02,1,1,A\n",
 }
 
@@ -267,3 +271,27 @@ def test_options_the_generic_reader_refuses_are_refused(tmp_path: Path) -> None:
     path = write_csv(panel(3), tmp_path / "p.csv")
     with Store(tmp_path / "s.duckdb") as s, pytest.raises(ConfigError, match="does not take option"):
         import_paths(s, [path], sheet="Sheet1")
+
+
+@pytest.mark.parametrize(("column", "factor"), [("NAV", 1e-5), ("Shares", 1e-6)])
+def test_values_far_from_the_stored_ones_are_refused_as_by_write_batch(
+    tmp_path: Path, column: str, factor: float
+) -> None:
+    good = write_csv(panel(20), tmp_path / "a.csv")
+    bad = write_csv(panel(20).with_columns(pl.col(column) * factor), tmp_path / "b.csv")
+    errors = []
+    for how in ("streamed", "whole"):
+        with Store(tmp_path / f"{how}.duckdb") as s:
+            import_paths(s, [good], retrieved_at=STAMP)
+            before = s.snapshot()
+            with pytest.raises(EtfflowError) as err:
+                if how == "streamed":
+                    import_paths(s, [bad], retrieved_at=STAMP)
+                else:
+                    write_batch(s, read_generic_csv(bad, retrieved_at=STAMP))
+            after = s.snapshot()
+        errors.append(str(err.value))
+        for name, frame in before.items():
+            assert frame.equals(after[name]), name
+    assert errors[0] == errors[1]
+    assert "swapped or mis-scaled columns?" in errors[0]

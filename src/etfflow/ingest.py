@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from etfflow import calendar
+from etfflow import calendar, checks
 from etfflow.errors import ConfigError, NotFoundError, ParseError, ValidationError
 from etfflow.schema import TABLES
 from etfflow.sources.base import (
@@ -319,6 +319,11 @@ def _check_chunk(
                 f"negative value {out[c][i]} ({c})", file=file, row=int(rows[i]), field=labels.get(c, c)
             )
     result = pl.DataFrame(list(out.values()))
+    # the value checks of every import (etfflow.checks): numbers, identifiers; rows after tomorrow dropped
+    checks.check_frame(result, "daily", file=file, locate=here, labels=labels, dates=False)
+    later: list[str] = []
+    result = checks._drop_future(result, "date", dropped, later) if result.height else result
+    notes.update(later)
     days = result["date"].to_numpy().astype("datetime64[D]")
     _check_calendar_range(result, days, "US", file=file, locate=here)
     session = calendar.is_trading_day(days) if len(days) else np.zeros(0, dtype=bool)
@@ -453,6 +458,7 @@ def import_panel(
         if len(every) and pl.Series(every).is_duplicated().any():  # else no key can repeat
             _drop_repeats(store, spec, out.dropped)
         del every
+        _whole_file_checks(store, spec, src)  # after repeats, as the whole-file reader's order
         progress(f"writing {path.name}", 0.5)
         values = ", ".join(
             (_q(c) if c in spec.values else f"NULL::{_sql_type(c)}") + f" AS {_q(c)}"
@@ -481,6 +487,68 @@ def import_panel(
         con.execute(f"DROP TABLE IF EXISTS {_STAGE}")
         con.execute(f"DROP TABLE IF EXISTS {_TOUCHED}")
     return out
+
+
+def _whole_file_checks(store: Store, spec: _Spec, source: str) -> None:
+    """`etfflow.checks` on the whole staged file, in SQL, with its messages: a fund whose every shares
+    count is 0, and values `checks.FACTOR` times the stored ones (every overlapping day of a fund, or one
+    day of the same source)."""
+    con = store.connection
+    file = spec.file
+    if "shares_outstanding" in spec.values:
+        zero = con.execute(
+            f"SELECT ticker, count(shares_outstanding) AS n FROM {_STAGE} GROUP BY ticker "
+            "HAVING count(shares_outstanding) >= 5 AND bool_and(shares_outstanding = 0) "
+            "ORDER BY min(_row) LIMIT 1"
+        ).fetchone()
+        if zero:
+            first = con.execute(
+                f"SELECT min(_row) FROM {_STAGE} WHERE ticker = {_literal(zero[0])}"
+            ).fetchone()
+            raise ValidationError(
+                f"every one of the {zero[1]} shares counts of {zero[0]} is 0: swapped or mis-scaled columns? "
+                "nothing was imported",
+                file=file,
+                row=int(first[0]) if first else None,
+                field=spec.chosen.get("shares_outstanding", "shares_outstanding"),
+            )
+    cols = [c for c in ("shares_outstanding", "nav") if c in spec.values]
+    if not cols or not con.execute("SELECT count(*) FROM (SELECT 1 FROM daily LIMIT 1)").fetchone()[0]:  # type: ignore[index]
+        return
+    far = checks.FACTOR
+    for c in cols:
+        q = _q(c)
+        pairs = (
+            f"SELECT n.ticker, n.date, n.{q} AS v, d.{q} AS vs, d.source AS ss, n.{q} / d.{q} AS ratio "
+            f"FROM {_STAGE} n JOIN daily d ON d.date = n.date AND d.ticker = n.ticker "
+            f"WHERE n.{q} > 0 AND d.{q} > 0"
+        )
+        whole = con.execute(
+            f"SELECT ticker, count(*), min(ratio), max(ratio) FROM ({pairs}) GROUP BY ticker "
+            f"HAVING min(ratio) >= {far!r} OR max(ratio) <= {1 / far!r} ORDER BY ticker LIMIT 1"
+        ).fetchone()
+        if whole:
+            tick, n, lo, hi = whole
+            factor = lo if lo >= far else hi
+            raise ValidationError(
+                f"{tick}: every one of the {n} overlapping {c} values differs from the stored "
+                f"one by a factor of {factor:.3g} or more (swapped or mis-scaled columns?); "
+                "nothing was imported",
+                file=file,
+                field=c,
+            )
+        one = con.execute(
+            f"SELECT ticker, date, v, vs, ratio FROM ({pairs}) WHERE ss = {_literal(source)} "
+            f"AND (ratio >= {far!r} OR ratio <= {1 / far!r}) ORDER BY date, ticker LIMIT 1"
+        ).fetchone()
+        if one:
+            tick, day, v, vs, ratio = one
+            raise ValidationError(
+                f"{tick} {day}: {c} {v:,.6g} would replace the stored {vs:,.6g} "
+                f"(a factor of {ratio:.3g}: a truncated or mis-scaled value?); nothing was imported",
+                file=file,
+                field=c,
+            )
 
 
 def _sql_type(col: str) -> str:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
+from etfflow.checks import check_batch
 from etfflow.errors import ConfigError, NotFoundError
 from etfflow.schema import empty, validate
 from etfflow.sources.base import ImportBatch
@@ -224,15 +225,6 @@ class Written:
         return sum(r.kept for r in self.results.values())
 
 
-def check_batch(batch: ImportBatch) -> ImportBatch:
-    """The one place a parsed batch is checked before `write_batch` writes anything.
-
-    Importers already validate the schema (types, keys, negatives); value checks that need the whole
-    batch (non-finite numbers, implausible factors, hostile identifiers) belong here.
-    """
-    return batch
-
-
 def write_batch(store: Store, batch: ImportBatch, *, known_funds_only: bool | None = None) -> Written:
     """Write a batch's daily rows and tables, and refresh the flows they affect, in one transaction.
 
@@ -244,9 +236,9 @@ def write_batch(store: Store, batch: ImportBatch, *, known_funds_only: bool | No
     """
     from etfflow.sources.sec_files import FUND_IDS_SOURCE
 
+    batch = check_batch(store, batch)  # every value check happens before the transaction below
     if known_funds_only is None:
         known_funds_only = batch.source == FUND_IDS_SOURCE
-    batch = check_batch(batch)  # every value check happens before the transaction below
     results: dict[str, UpsertResult] = {}
     notes: list[str] = []
     tables = dict(batch.tables)

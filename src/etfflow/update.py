@@ -30,7 +30,8 @@ from typing import Any
 
 import polars as pl
 
-from etfflow.errors import ConfigError, DataQualityError, NotFoundError, ParseError, TransportError
+from etfflow.checks import TICKER_RE
+from etfflow.errors import ConfigError, DataQualityError, NotFoundError, ParseError, TransportError, quote
 from etfflow.flows.flags import Flag
 from etfflow.pipeline import Written, synthetic_label, write_batch
 from etfflow.schema import empty
@@ -444,6 +445,10 @@ def update(
     symbols = list(dict.fromkeys(t.strip().upper() for t in tickers if t.strip()))
     if not symbols:
         raise ConfigError("no tickers to update")
+    bad = [t for t in symbols if not TICKER_RE.fullmatch(t)]
+    if bad:
+        shown = ", ".join(quote(t) for t in bad[:5])
+        raise ConfigError(f"not a ticker: {shown} (tickers are A-Z, 0-9, then also . - / ^; at most 20)")
     stamp = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     cache = Path(cache_dir) if cache_dir is not None else store.path.parent / "cache"
     own_client = client is None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import typer
 
 from etfflow.cli.app import DbOpt, FlowsOpt, JsonOpt, app, console, emit_json, handled
 from etfflow.errors import ConfigError, NotFoundError
+from etfflow.safety import atomic_write_text, dumps_json
 
 FORMATS = ("md", "html", "json")
 
@@ -303,7 +303,7 @@ def _print_presets(as_json: bool) -> None:
         emit_json({"strategies": {k: v.summary for k, v in st.STRATEGIES.items()}, "presets": rows})
         return
     for k, v in st.STRATEGIES.items():
-        console.print(f"[bold]{k}[/]: {v.summary}", highlight=False)
+        console.print(f"{k}: {v.summary}", highlight=False)
     for r in rows:
         short = ", ".join(f"{a}={b}" for a, b in r["params"].items() if a not in ("regressors",))
         console.print(f"  {r['preset']} ({r['strategy']}): {short}", highlight=False)
@@ -318,7 +318,7 @@ def _write(runs: list[Any], sweeps: dict[str, Any], fmt: str, out: Path | None, 
         if out is None:
             emit_json(payload)
             return
-        text = json.dumps(payload, indent=2, allow_nan=False) + "\n"
+        text = dumps_json(payload) + "\n"
     elif fmt == "html":
         text = render_html(ts)
         out = out or Path("reports") / f"etfflow-backtest-{name}.html"
@@ -328,12 +328,11 @@ def _write(runs: list[Any], sweeps: dict[str, Any], fmt: str, out: Path | None, 
             sys.stdout.write(text)
             return
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        atomic_write_text(out, text)
     except OSError as exc:
         raise ConfigError(f"cannot write {out}: {exc}") from exc
     if ts.label:
-        console.print(f"[bold yellow]{ts.label}[/]", highlight=False)
+        console.print(ts.label, style="bold yellow", highlight=False)
     r = runs[0]
     console.print(
         f"Wrote {out} ({fmt}): {r.strategy} {r.name}, Sharpe {r.stats['sharpe']:.2f}, "

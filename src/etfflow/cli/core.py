@@ -43,7 +43,7 @@ def _open(db: Path | None, *, read_only: bool = True) -> Store:
 def _label_line(store: Store) -> str | None:
     label = pipeline.synthetic_label(store)
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     return label
 
 
@@ -84,7 +84,7 @@ def demo(
     if as_json:
         emit_json(payload)
         return
-    console.print(f"[bold yellow]{summary.label}[/]", highlight=False)
+    console.print(summary.label, style="bold yellow", highlight=False)
     console.print(
         f"Demo warehouse {payload['db']}: {summary.funds} funds, {summary.days} sessions "
         f"({summary.start} .. {summary.end}), {summary.flow_rows:,} daily flows."
@@ -120,7 +120,9 @@ def import_(
         emit_json([r.as_dict() for r in results])
         return
     for r in results:
-        print_import(r, f"{r.format}, {r.rows:,} rows for {', '.join(r.tickers) or '-'}")
+        more = f", ... ({len(r.tickers):,} funds)" if len(r.tickers) > 12 else ""
+        shown = ", ".join(r.tickers[:12]) + more
+        print_import(r, f"{r.format}, {r.rows:,} rows for {shown or '-'}")
 
 
 @app.command()
@@ -176,7 +178,7 @@ def flows(
         )
         return
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     shown = out.tail(40)
     console.print(
         frame_table(
@@ -236,7 +238,7 @@ def top(
         )
         return
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     _print_top(inflows, outflows, f"last {window} sessions")
     _print_sources(f)
 
@@ -265,7 +267,7 @@ def sectors(
         )
         return
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     _print_sectors(snap)
     _print_sources(f)
 
@@ -312,7 +314,7 @@ def quality(
         )
         return
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     console.print(f"{f.height:,} daily flow rows checked for {ticker or 'all funds'}.")
     _print_sources(f)
     if not rows:

@@ -46,9 +46,9 @@ def _source_bars(sources: list[str], enabled: bool) -> Iterator[Callable[[str, s
         yield lambda _s, _m, _f: None
         return
     with Progress(
-        TextColumn("{task.fields[source]:<9}"),
+        TextColumn("{task.fields[source]:<9}", markup=False),
         BarColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
@@ -184,7 +184,7 @@ def update(
     if summary.refreshed:
         console.print(f"Flows recomputed for {len(summary.refreshed)} fund(s).")
     for f in summary.failures:
-        err_console.print(f"[bold red]failed[/] {f.source} {f.ticker or '(all)'}: {f.error}", highlight=False)
+        err_console.print(f"failed {f.source} {f.ticker or '(all)'}: {f.error}", style="red", highlight=False)
     if summary.failures:
         err_console.print(
             "Nothing of the failed funds was written; run `etfflow update` again to retry them."
@@ -321,7 +321,7 @@ def reconcile(
         emit_json({"label": label, "counts": counts, "rows": nan_to_none(shown).to_dicts()})
         raise typer.Exit(code)
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     names = {
         "daily_vs_nport": ("daily", "N-PORT"),
         "vendor_vs_nport": ("vendor", "N-PORT"),

@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from etfflow.calendar import calendar_end, is_trading_day
+from etfflow.checks import daily_rows
 from etfflow.errors import ConfigError, NotFoundError, ParseError, ValidationError
 from etfflow.schema import DAILY_VALUES, TABLES, validate
 
@@ -272,6 +273,9 @@ def finish(
                 row=row,
                 field=labels.get(c, c),
             )
+    frame = daily_rows(
+        frame, file=file, locate=locate, labels=labels, dropped=dropped, notes=notes, context=context
+    )
     frame = _drop_duplicates(
         frame, values, file=file, locate=locate, labels=labels, context=context, dropped=dropped
     )

@@ -147,4 +147,10 @@ def read_file(path: PathLike, **options: Any) -> ImportBatch:
         inspect.signature(fmt.read).bind(path, **options)
     except TypeError as exc:
         raise ConfigError(f"format {fmt.name!r} does not take option(s) {sorted(options)}: {exc}") from exc
-    return fmt.read(path, **options)
+    try:
+        return fmt.read(path, **options)
+    except ParseError as exc:  # every error names the file, even where a parser did not know it
+        located = exc.in_file(str(path))
+        if located is exc:
+            raise
+        raise located from exc

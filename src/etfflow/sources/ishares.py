@@ -70,7 +70,7 @@ _TOKEN = re.compile(_P + r"(Row|Cell)\b([^>]*?)/?>|" + _P + r"Data\b[^>]*>(.*?)<
 _ROW_TAG = re.compile(_P + r"Row\b([^>]*?)/?>")
 _HEAD_CHARS = 64 * 1024  # the first rows of a sheet (title block) lie well within this
 _TAG = re.compile(r"<[^>]+>")
-_ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);")
+_ENTITY = re.compile(r"&(#x[0-9a-fA-F]{1,8}|#[0-9]{1,8}|amp|lt|gt|quot|apos);")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 
 
@@ -383,10 +383,9 @@ def _unescape(value: str) -> str:
 
     def one(m: re.Match[str]) -> str:
         ent = m.group(1)
-        if ent.startswith("#x"):
-            return chr(int(ent[2:], 16))
         if ent.startswith("#"):
-            return chr(int(ent[1:]))
+            code = int(ent[2:], 16) if ent.startswith("#x") else int(ent[1:])
+            return chr(code) if 0 < code <= 0x10FFFF else m.group(0)  # an invalid reference stays as text
         return _ENTITIES[ent]
 
     return _ENTITY.sub(one, value)

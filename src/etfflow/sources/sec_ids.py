@@ -26,6 +26,7 @@ from typing import Any
 import polars as pl
 from lxml import etree
 
+from etfflow.checks import refuse_dtd
 from etfflow.errors import NotFoundError, ParseError
 from etfflow.schema import validate
 from etfflow.sources.base import read_bytes
@@ -399,6 +400,7 @@ def split_submission(
 def xml_root(data: bytes, *, file: str | None = None) -> Any:
     """The root element of an XML document (no entities, no network); ParseError if malformed."""
     data = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    refuse_dtd(data, file=file)
     try:
         # One parser per call: lxml parser objects must not be shared between threads.
         parser = etree.XMLParser(

@@ -42,6 +42,7 @@ from typing import Any, Literal
 import polars as pl
 from lxml import etree
 
+from etfflow.checks import check_number
 from etfflow.errors import NotFoundError, ParseError, ValidationError
 from etfflow.schema import validate
 from etfflow.sources.sec_ids import is_full_submission, normalize_cik, split_submission, xml_root
@@ -219,9 +220,10 @@ def _num(value: str | None, *, field: str, file: str | None) -> float | None:
     if value is None or value.upper() == "N/A":
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise ParseError(f"not a number: {value!r}", file=file, field=field) from None
+    return check_number(number, field=field, file=file)
 
 
 def _date(value: str | None, *, field: str, file: str | None) -> dt.date | None:
@@ -564,9 +566,10 @@ def _dataset_num(value: str, *, file: str, row: int, field: str) -> float | None
     if not value or value.upper() == "N/A":
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise ParseError(f"not a number: {value!r}", file=file, row=row, field=field) from None
+    return check_number(number, field=field, file=file, row=row)
 
 
 def read_nport_dataset(

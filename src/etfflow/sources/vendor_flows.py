@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from etfflow.calendar import is_trading_day
+from etfflow.checks import vendor_rows
 from etfflow.errors import ConfigError, ParseError, ValidationError
 from etfflow.schema import empty, validate
 from etfflow.sources.base import (
@@ -459,6 +460,8 @@ def _finish(
         )
         add_dropped(dropped, "non_session_rows", n_off)
         out = out.filter(pl.Series(session))
+    labels = {"date": "date", "ticker": "ticker", "flow_usd": field}
+    out = vendor_rows(out, file=file, locate=locate, labels=labels, dropped=dropped, notes=notes)
     out = out.sort("ticker", "date", "_row")
     same = (pl.col("ticker") == pl.col("ticker").shift(1)) & (pl.col("date") == pl.col("date").shift(1))
     repeat = out.select(same.fill_null(False)).to_series()
