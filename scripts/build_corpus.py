@@ -40,7 +40,6 @@ SCALE = "scale: a newer file never replaces a stored value with NULL"
 FILES = "files: bounded N-PORT data-set zips (size and ratio limits, member names)"
 VENDOR = "vendor: long/wide and xlsx vendor flow files"
 CHINA = "china: China exchange and Wind files"
-STREAM = "scale: the streamed panel import (ingest.import_panel) applies etfflow.checks"
 
 HOSTILE_TICKERS = {
     "formula": "=1+1",
@@ -1088,7 +1087,6 @@ def cases() -> list[Case]:
             ),
         ),
         error("row 2", "field 'NAV'", "implausible"),
-        xfail=STREAM,
     )
     add(
         "shares-scaled",
@@ -1102,7 +1100,6 @@ def cases() -> list[Case]:
             ),
         ),
         error("field 'shares_outstanding'", "factor"),
-        xfail=STREAM,
     )
     add(
         "nav-text",
@@ -1119,7 +1116,6 @@ def cases() -> list[Case]:
         "huge number",
         lines_case(gc, set_csv(5, 4, "1e308")),
         error("row 5", "field 'Total Net Assets'", "implausible"),
-        xfail=STREAM,
     )
     add(
         "shares-negative",
@@ -1134,7 +1130,6 @@ def cases() -> list[Case]:
         "huge number",
         lines_case(gc, set_csv(6, 5, "1e14")),
         error("row 6", "field 'Volume'", "implausible"),
-        xfail=STREAM,
     )
     add(
         "close-2e6",
@@ -1142,7 +1137,6 @@ def cases() -> list[Case]:
         "huge number",
         lines_case(gc, set_csv(6, 2, "2000000")),
         error("row 6", "field 'Close'", "implausible"),
-        xfail=STREAM,
     )
     add(
         "duplicate-same",
@@ -1231,7 +1225,6 @@ def cases() -> list[Case]:
         "future date",
         lines_case(gc, insert_line(2, lambda ls: "2031-01-03" + ls[1][10:])),
         drop(future_rows=1),
-        xfail=STREAM,
     )
     add(
         "split-zero",
@@ -1245,7 +1238,6 @@ def cases() -> list[Case]:
             ),
         ),
         error("row 3", "field 'Split Factor'", "implausible"),
-        xfail=STREAM,
     )
     add("ragged-row", C, "extra field", lines_case(gc, set_csv(8, 6, "1,2")), error("CSV"))
     add(
@@ -1271,7 +1263,6 @@ def cases() -> list[Case]:
         "inf",
         frame_case("generic_parquet", set_value(3, "NAV", float("inf")), "parquet"),
         error("row 4", "field 'NAV'"),
-        xfail=STREAM,
     )
     add(
         "nav-nan",
@@ -1286,7 +1277,6 @@ def cases() -> list[Case]:
         "huge number",
         frame_case("generic_parquet", set_value(4, "Total Net Assets", 1e308), "parquet"),
         error("row 5", "implausible"),
-        xfail=STREAM,
     )
     add(
         "shares-negative",
@@ -1317,7 +1307,6 @@ def cases() -> list[Case]:
             "generic_parquet", lambda f: f.with_columns(pl.lit(0.0).alias("Shares Outstanding")), "parquet"
         ),
         error("is 0"),
-        xfail=STREAM,
     )
     add(
         "date-1900",
