@@ -43,7 +43,7 @@ from etfflow.sources.base import (
     parse_float,
     resolve_retrieved_at,
 )
-from etfflow.sources.generic import _TICKER, _TZ_STAMP, DATE_FORMATS, _resolve_columns, _strip_trailer
+from etfflow.sources.generic import _TICKER, _TZ_STAMP, DATE_FORMATS, _resolve_columns
 from etfflow.store import Store, _literal, _q
 
 __all__ = [
@@ -127,16 +127,9 @@ def streamable(path: Path, fmt: str) -> Streamable | None:
 
 
 def _special_csv(path: Path) -> bool:
-    """A gzip file, or one ending in note rows (disclaimers): the whole-file reader handles those."""
+    """A gzip file: the whole-file reader decompresses it."""
     with path.open("rb") as fh:
-        if fh.read(2) == GZIP_MAGIC:
-            return True
-        size = fh.seek(0, 2)
-        fh.seek(max(0, size - 65536))
-        tail = fh.read()
-    if size > 65536:
-        tail = tail[tail.find(b"\n") + 1 :]
-    return _strip_trailer(b"x,y\n" + tail)[1] > 0
+        return fh.read(2) == GZIP_MAGIC
 
 
 @dataclass
