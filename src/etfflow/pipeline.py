@@ -178,9 +178,8 @@ def _import_streamed(
 
 
 def _counts(r: UpsertResult) -> dict[str, int]:
-    """Per-table counts; `kept` (stored values a blank left in place) only when there are any."""
-    out = {"added": r.added, "changed": r.changed, "unchanged": r.unchanged}
-    return out | ({"kept": r.kept} if r.kept else {})
+    """Per-table counts; `kept`: stored values a missing one in the file left in place."""
+    return {"added": r.added, "changed": r.changed, "unchanged": r.unchanged, "kept": r.kept}
 
 
 def kept_note(kept: int) -> list[str]:
