@@ -1,0 +1,104 @@
+"""The research report on the real files: loaders, the monthly China rotation by hand, the CLI end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from etfflow.cli import app
+from etfflow.errors import ParseError
+from etfflow.research import cn as cn_mod
+from etfflow.research.data import _wind_panel, load_cn, us_groups
+
+runner = CliRunner()
+FEW = "XLE,VDE,XOP,OIH,XLU,XLP,XLI,XLB,SPY,IVV,VOO,SHY,BIL,SGOV,EDV"
+
+
+def test_rotate_by_hand() -> None:
+    """Window 2: a month's percentile is 1/2 if its flow fell below the previous month's, else 1.
+    Long at <= 50%: month 1 (index 1) group A fell (10 -> 5), B rose; month 2 both fell; month 3 B fell."""
+    flow = np.array([[10.0, 1.0], [5.0, 2.0], [4.0, 1.0], [6.0, 0.0]])
+    ret = np.array([[0.0, 0.0], [0.0, 0.0], [0.02, 0.04], [0.01, -0.03]])
+    r = cn_mod.rotate(flow, ret, 2, 0.5, None, 0.0)
+    # earning month m+1 from the decision at m: m=0 no signal (window not full) -> NaN
+    assert np.isnan(r["net"][0])
+    assert r["net"][1] == pytest.approx(0.02)  # A only, earning month 2
+    assert r["net"][2] == pytest.approx((0.01 - 0.03) / 2)  # A and B, earning month 3
+    assert r["bench"][1] == pytest.approx(0.03) and r["bench"][2] == pytest.approx(-0.01)
+    assert r["turnover"][1] == pytest.approx(1.0) and r["turnover"][2] == pytest.approx(1.0)
+    costly = cn_mod.rotate(flow, ret, 2, 0.5, None, 100.0)
+    assert costly["net"][2] == pytest.approx(-0.01 - 0.01)  # 100 bps on a turnover of 1
+    short = cn_mod.rotate(flow, ret, 2, None, 0.99, 0.0)
+    assert short["net"][1] == pytest.approx(-0.04)  # B rose in month 1: short it, it earned 4%
+    # negative control: returns unrelated to the signal's future do not leak (decision at m uses flow[:m+1])
+    flow2 = flow.copy()
+    flow2[3] = [-100.0, 100.0]
+    assert cn_mod.rotate(flow2, ret, 2, 0.5, None, 0.0)["net"][1] == pytest.approx(0.02)
+
+
+def test_wind_loader_on_the_real_files(shared_data: Path) -> None:
+    cn = load_cn(shared_data)
+    assert len(cn.codes) == 299 and str(cn.months[0]) == "2010-01-29" and str(cn.months[-1]) == "2025-12-31"
+    j = cn.codes.index("512880")  # securities ETF
+    m = int(np.flatnonzero(np.isfinite(cn.flow[:, j]))[5])
+    assert cn.flow[m, j] == pytest.approx((cn.shares[m, j] - cn.shares[m - 1, j]) * cn.nav[m, j])
+    assert cn.shares[m, j] > 1e8  # Wind states 亿份 (1e8 units)
+    groups = cn_mod.group_arrays(cn, "industry")
+    assert len(groups["groups"]) == 21 and "券商" in groups["groups"]
+
+
+def test_wind_loader_names_the_file_on_bad_input(tmp_path: Path) -> None:
+    bad = tmp_path / "ETF_aum_amount.csv"
+    bad.write_text("日期,A\n2010-01-29,1\n", encoding="utf-8")
+    with pytest.raises(ParseError, match=r"ETF_aum_amount\.csv"):
+        _wind_panel(bad)
+    bad.write_text("日期,A\nDate,510300.SH\n2010-13-45,1\n", encoding="utf-8")
+    with pytest.raises(ParseError, match="row 3"):
+        _wind_panel(bad)
+
+
+def test_taxonomy_overrides_financedatabase(shared_data: Path) -> None:
+    g = us_groups(shared_data, ["SPY", "XLE", "AAAU"]).to_dicts()
+    by = {r["ticker"]: r for r in g}
+    assert by["SPY"]["label_source"] == "taxonomy" and "Alternatives" not in by["SPY"]["group"]
+    assert by["XLE"]["group"] == "sector: Energy"
+    assert by["AAAU"]["label_source"] == "financedatabase"
+
+
+def test_research_cli_end_to_end_on_a_subset(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rep"
+    res = runner.invoke(
+        app, ["research", "all", "--tickers", FEW, "--data", str(shared_data), "--out", str(out), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    files = {k: Path(v) for k, v in doc["files"].items()}
+    md = files["md"].read_text(encoding="utf-8")
+    html = files["html"].read_text(encoding="utf-8")
+    data = json.loads(files["json"].read_text(encoding="utf-8"))
+    for text in (md, html, files["json"].read_text(encoding="utf-8")):
+        assert "SYNTHETIC" not in text.upper()
+    # the China table: published and etfflow figures in adjacent columns
+    head = next(line for line in md.splitlines() if line.startswith("| threshold | published annual return"))
+    cols = [c.strip() for c in head.strip("|").split("|")]
+    want = ["published annual return", "etfflow annual return", "published Sharpe", "etfflow Sharpe"]
+    assert cols[1:5] == want
+    row5 = next(line for line in md.splitlines() if line.startswith("| long 5% | +22.39% |"))
+    cells = [c.strip() for c in row5.strip("|").split("|")]
+    rows = data["cn"]["industry_index"]["periods"]["study window 2018-01..2024-07"]["rows"]
+    mine = next(
+        r for r in rows if r["config"] == "long 5%" and r["window_months"] == 24 and r["cost_bps"] == 0
+    )
+    assert cells[2] == f"{mine['annual_return'] * 100:+.2f}%" and cells[3] == "1.04"
+    assert cells[4] == f"{mine['sharpe']:.2f}"
+    # every US universe was evaluated, and the number of configurations is stated
+    rot = data["us"]["rotation"]
+    assert any(u["universe"].startswith("taxonomy sectors") for u in rot)
+    assert all(u.get("n_configs") == 48 for u in rot if "skipped" not in u)
+    assert "Configurations tried:" in md and "deflated Sharpe" in md
+    assert "<script" not in html and "<svg" in html
+    assert data["us"]["unexpected"]["label"].startswith("demand-only")
