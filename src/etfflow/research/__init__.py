@@ -80,6 +80,7 @@ def run_research(
             progress("US: percentile rotation in every universe")
             unis = us.universes(data)
             res["rotation"] = [us.rotation(u) for u in unis]
+            res["profit_loss_by_freq"] = us.profit_loss_by_freq(res["rotation"])
             timings["us_rotation"] = time.perf_counter() - t
             t = time.perf_counter()
             progress("US: 3-sigma flow events, readings")

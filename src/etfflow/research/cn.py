@@ -29,7 +29,7 @@ from etfflow.research.data import CnData
 from etfflow.research.stats import deflated_sharpe, headline, split_half_selection
 from etfflow.signals.nb import rolling_percentile_nb
 
-__all__ = ["PUBLISHED", "PUBLISHED_SOURCE", "WINDOWS", "group_arrays", "rotate", "study"]
+__all__ = ["PUBLISHED", "PUBLISHED_SOURCE", "WINDOWS", "group_arrays", "price_momentum", "rotate", "study"]
 
 F8 = npt.NDArray[np.float64]
 B1 = npt.NDArray[np.bool_]
@@ -293,6 +293,59 @@ def _size_relation(
     }
 
 
+def price_momentum(ret: F8, top: float = 0.3) -> F8:
+    """Monthly baseline aligned like `rotate`: at the end of month m long the top `top` fraction of groups
+    by the compounded return of months m-11 .. m-1 (12-1), earning month m+1 (equal weight)."""
+    fin = np.isfinite(ret)
+    lg = np.vstack(
+        [
+            np.zeros((1, ret.shape[1])),
+            np.cumsum(np.where(fin, np.log1p(np.where(fin, ret, 0.0)), 0.0), axis=0),
+        ]
+    )
+    cnt = np.vstack([np.zeros((1, ret.shape[1])), np.cumsum(fin, axis=0)])
+    n_m = ret.shape[0]
+    mom = np.full(ret.shape, np.nan)
+    for m in range(12, n_m):
+        ok = cnt[m] - cnt[m - 11] >= 10  # months m-11 .. m-1
+        mom[m] = np.where(ok, np.expm1(lg[m] - lg[m - 11]), np.nan)
+    sig, nxt = mom[:-1], ret[1:]
+    out = np.full(n_m - 1, np.nan)
+    for m in range(n_m - 1):
+        ok = np.isfinite(sig[m]) & np.isfinite(nxt[m])
+        if ok.sum() < 3:
+            continue
+        k = max(1, math.ceil(top * ok.sum() - 1e-12))
+        order = np.argsort(-np.where(ok, sig[m], -np.inf), kind="stable")[:k]
+        out[m] = float(np.mean(nxt[m, order]))
+    return out
+
+
+def _versus_momentum(months: npt.NDArray[np.datetime64], flow: F8, ret: F8) -> dict[str, Any]:
+    """Does price momentum explain the rotation? OLS of each rotation's monthly return on the baseline's."""
+    mom = price_momentum(ret)
+    sl = _month_slice(months, *PERIODS["2012-2025"])
+    out: dict[str, Any] = {"baseline": headline(mom[sl][np.isfinite(mom[sl])], periods=12).as_dict()}
+    for name, lo, hi in (("long 5%", 0.05, None), ("long 10%", 0.10, None), ("short 90%", None, 0.90)):
+        r = rotate(flow, ret, 24, lo, hi, 0.0)["net"][sl]
+        x = mom[sl]
+        ok = np.isfinite(r) & np.isfinite(x)
+        if ok.sum() < 24:
+            continue
+        y, xx = r[ok], x[ok]
+        beta = float(np.cov(xx, y)[0, 1] / np.var(xx, ddof=1))
+        resid = y - beta * xx
+        tt = mt.mean_return_tstat(resid)
+        out[name] = {
+            "beta": beta,
+            "correlation": float(np.corrcoef(xx, y)[0, 1]),
+            "alpha_annual": float(np.mean(resid) * 12),
+            "alpha_t": tt.t,
+            "n_months": int(ok.sum()),
+        }
+    return out
+
+
 def study(cn: CnData) -> dict[str, Any]:
     """China rotation: industry (index, NAV returns) and broad groups, size relation, published figures."""
     out: dict[str, Any] = {
@@ -313,5 +366,6 @@ def study(cn: CnData) -> dict[str, Any]:
     out["industry_nav"] = _universe(cn.months, ind["flow"], ind["nav_return"])
     out["broad_index"] = _universe(cn.months, brd["flow"], brd["index_return"])
     out["size_relation"] = _size_relation(cn.months, ind, ind["index_return"])
+    out["versus_price_momentum"] = _versus_momentum(cn.months, ind["flow"], ind["index_return"])
     out["n_configs"] = len(_configs()) * len(WINDOWS)
     return out

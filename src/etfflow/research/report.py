@@ -181,7 +181,7 @@ def _rotation_tables(u: dict[str, Any]) -> list[str]:
                 "assets",
                 "2nd half",
                 "chosen (1st half)",
-                "1st-half Sharpe",
+                "1st-half Sharpe (annual)",
                 "DSR (N)",
                 "annual return",
                 "Sharpe [95% CI]",
@@ -214,6 +214,7 @@ def _rotation_tables(u: dict[str, Any]) -> list[str]:
                     f"{pct(s['active_return'])} ({num(s['active_t'])})",
                     num(s["turnover"], 1),
                     share(s["time_invested"]),
+                    num(s.get("profit_loss")),
                 ]
             )
     lines += md_table(
@@ -229,11 +230,35 @@ def _rotation_tables(u: dict[str, Any]) -> list[str]:
             "active return (t)",
             "turnover/yr",
             "invested",
+            "profit/loss",
         ],
         rows,
-        "lllrrrrrrrr",
+        "lllrrrrrrrrr",
     )
     lines.append("")
+    plf = u.get("profit_loss_by_freq")
+    if plf:
+        lines += [
+            "### Rebalancing frequency: profit/loss ratio (Huatai: monthly was best)",
+            "",
+            f"Median over every universe's long configurations, net of {num(plf['cost_bps'], 0)} bps: average "
+            "winning month / average losing month, and Sharpe.",
+            "",
+        ]
+        names = {"d": "daily", "w": "weekly", "m": "monthly"}
+        rows = [
+            [
+                names[f],
+                str(plf[f]["n_configs"]),
+                num(plf[f]["median_profit_loss"]),
+                num(plf[f]["median_sharpe"]),
+            ]
+            for f in ("d", "w", "m")
+        ]
+        lines += md_table(
+            ["rebalancing", "configurations", "median profit/loss", "median Sharpe"], rows, "lrrr"
+        )
+        lines.append("")
     lines.append(
         "### Finer groups against coarser ones and broad funds (Huatai's comparison), best configuration over the whole span"
     )
@@ -621,6 +646,35 @@ def _china(c: dict[str, Any]) -> list[str]:
         "lllrrrr",
     )
     lines.append("")
+    vm = c.get("versus_price_momentum")
+    if vm:
+        b = vm["baseline"]
+        lines += [
+            "### Does price momentum explain it?",
+            "",
+            f"Baseline: long the top 30% of industries by 12-1 month index return, monthly, 2012-2025: "
+            f"{pct(b['annual_return'])} a year, Sharpe {_ci(b)}, t {num(b['t_stat'])}. Each rotation's monthly "
+            "return regressed on the baseline's (24-month window, no costs, 2012-2025):",
+            "",
+        ]
+        rows = [
+            [
+                k,
+                num(v["beta"]),
+                num(v["correlation"]),
+                pct(v["alpha_annual"]),
+                num(v["alpha_t"]),
+                str(v["n_months"]),
+            ]
+            for k, v in vm.items()
+            if k != "baseline"
+        ]
+        lines += md_table(
+            ["rotation", "beta on momentum", "correlation", "alpha a year", "alpha NW t", "months"],
+            rows,
+            "lrrrrr",
+        )
+        lines.append("")
     sr = c["size_relation"]
     lines.append("### Size relation")
     lines.append("")
@@ -709,6 +763,16 @@ def conclusions(r: dict[str, Any]) -> list[str]:
                     else "nothing beyond price momentum."
                 )
             )
+        plf = u.get("profit_loss_by_freq")
+        if plf:
+            vals = {f: _f(plf[f]["median_profit_loss"]) for f in ("d", "w", "m")}
+            best = max(vals, key=lambda f: vals[f] if math.isfinite(vals[f]) else -math.inf)
+            names = {"d": "daily", "w": "weekly", "m": "monthly"}
+            out.append(
+                f"Rebalancing: median profit/loss ratio of the long configurations net of costs is {num(vals['d'])} daily, "
+                f"{num(vals['w'])} weekly and {num(vals['m'])} monthly: {names[best]} is best"
+                + (", as the Huatai study found." if best == "m" else ", unlike the Huatai study (monthly).")
+            )
         ue = u["unexpected"]
         g = ue.get("informed @ 0 bps", {})
         n = ue.get("informed @ 10 bps", {})
@@ -734,6 +798,19 @@ def conclusions(r: dict[str, Any]) -> list[str]:
                 else "not reproduced at monthly frequency on this data."
             )
         )
+        vm = c.get("versus_price_momentum", {})
+        for k in ("long 5%", "short 90%"):
+            v = vm.get(k)
+            if v:
+                out.append(
+                    f"China {k} against industry price momentum (2012-2025): alpha {pct(v['alpha_annual'])} a year "
+                    f"(t {num(v['alpha_t'])}), correlation {num(v['correlation'])}: "
+                    + (
+                        "not explained by price momentum."
+                        if _sig(v["alpha_t"]) and _f(v["alpha_t"]) > 0
+                        else "no significant return beyond price momentum."
+                    )
+                )
         sr = c["size_relation"]
         out.append(
             f"Size relation (China): Spearman {num(sr.get('spearman'))} between an industry's ETF size and its excess "

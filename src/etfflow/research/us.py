@@ -46,6 +46,7 @@ __all__ = [
     "Universe",
     "flow_events",
     "momentum",
+    "profit_loss_by_freq",
     "readings",
     "rotation",
     "unexpected",
@@ -221,6 +222,7 @@ def _stats(r: F8, bench: F8, net_expo: F8, dates: npt.NDArray[np.datetime64], tu
         "active_t": at.t,
         "turnover": mt.turnover(turnover),
         "time_invested": mt.time_invested(net_expo),
+        "profit_loss": mt.profit_loss_ratio(r, dates),
         "start": str(dates[0]),
         "end": str(dates[-1]),
     }
@@ -295,6 +297,8 @@ def rotation(u: Universe, *, cost_bps: Sequence[float] = COST_BPS) -> dict[str, 
         pl.Series("annual_return", [mt.annual_return(x) for x in r_all]),
         pl.Series("sharpe", sharpe_all),
         pl.Series("turnover", [mt.turnover(x) for x in t_all]),
+        pl.Series("profit_loss", [mt.profit_loss_ratio(x, dates) for x in r_all]),
+        pl.Series("t_stat", [mt.mean_return_tstat(x).t for x in r_all]),
     )
     out: dict[str, Any] = {
         "universe": u.name,
@@ -360,6 +364,32 @@ def rotation(u: Universe, *, cost_bps: Sequence[float] = COST_BPS) -> dict[str, 
             k = int(np.flatnonzero(m)[0])
             out["presets"][f"{name} @ {cb:g} bps"] = _stats(r_all[k], bench, e_all[k], dates, t_all[k])
     return out
+
+
+def profit_loss_by_freq(rotations: Sequence[dict[str, Any]], cost_bps: float = 10.0) -> dict[str, Any]:
+    """Median monthly profit/loss ratio and Sharpe of the long configurations per rebalancing frequency,
+    over every universe (Huatai: monthly rebalancing had the best profit/loss ratio)."""
+    rows = [
+        c
+        for r in rotations
+        if "configs" in r
+        for c in r["configs"]
+        if c["side"] == "long" and c["cost_bps"] == cost_bps
+    ]
+    out: dict[str, Any] = {"cost_bps": cost_bps}
+    for f in FREQS:
+        pl_ = np.array([_nan(c["profit_loss"]) for c in rows if c["freq"] == f])
+        sh = np.array([_nan(c["sharpe"]) for c in rows if c["freq"] == f])
+        out[f] = {
+            "median_profit_loss": float(np.nanmedian(pl_)) if np.isfinite(pl_).any() else math.nan,
+            "median_sharpe": float(np.nanmedian(sh)) if np.isfinite(sh).any() else math.nan,
+            "n_configs": int(pl_.size),
+        }
+    return out
+
+
+def _nan(x: Any) -> float:
+    return math.nan if x is None else float(x)
 
 
 # --- 3-sigma events and follow vs fade -----------------------------------------------------------
