@@ -80,3 +80,20 @@ def test_headline_reports_t_and_interval() -> None:
     assert h.ci_low < h.sharpe < h.ci_high
     assert h.n == 2000 and h.nw_lags == math.floor(4 * (2000 / 100) ** (2 / 9))
     assert h.t_stat > 0
+
+
+def test_implied_aum_and_trailing_zscore_by_hand() -> None:
+    from etfflow.research.us import _implied_aum, _tilt, _zscore_trailing
+
+    r = np.array([[np.nan], [0.10], [-0.50], [0.0]])
+    f = np.array([[np.nan], [100.0], [np.nan], [-60.0]])
+    # nothing before the first flow; then A_t = A_t-1 (1 + r_t) + f_t: 100, 50, -10 -> not a valid AUM
+    a = _implied_aum(r, f)
+    assert np.isnan(a[0, 0]) and a[1, 0] == pytest.approx(100.0) and a[2, 0] == pytest.approx(50.0)
+    assert np.isnan(a[3, 0])
+    x = np.array([[1.0], [2.0], [3.0], [10.0]])
+    z = _zscore_trailing(x, window=3, min_obs=3)
+    # row 3 against rows 0..2 only (itself excluded): mean 2, sd 1 -> z = 8
+    assert np.isnan(z[:3]).all() and z[3, 0] == pytest.approx(8.0)
+    # tilt ratio: both outflows, a lost less -> above one half (0.75, as in the report's rules)
+    assert _tilt(np.array([-1.0]), np.array([-3.0]))[0] == pytest.approx(0.75)
