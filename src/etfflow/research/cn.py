@@ -86,9 +86,13 @@ def _monthly_from_daily(daily: pl.DataFrame, months: npt.NDArray[np.datetime64],
     return out
 
 
-def group_arrays(cn: CnData, kind: str) -> dict[str, Any]:
-    """Per group of `kind` (industry, broad): flows, AUM, NAV return and index return (months x groups)."""
-    cls = cn.classification.select("code", "group_kind", "group_name")
+def group_arrays(cn: CnData, kind: str, by: str = "group_name") -> dict[str, Any]:
+    """Per group of `kind` (industry, broad): flows, AUM, NAV return and index return (months x groups).
+
+    `by` names the classification column that defines a group: group_name (the 21 industry/theme
+    groups) or sw_l1_name (Shenwan level-1 industries, coarser); a group's index is its first member's.
+    """
+    cls = cn.classification.select("code", "group_kind", by)
     g_of = {c: (k, n) for c, k, n in cls.iter_rows() if k == kind and n}
     groups = sorted({g_of[c][1] for c in cn.codes if c in g_of})
     split = _splits(cn.shares, cn.nav)
@@ -365,6 +369,11 @@ def study(cn: CnData) -> dict[str, Any]:
     out["industry_index"] = _universe(cn.months, ind["flow"], ind["index_return"])
     out["industry_nav"] = _universe(cn.months, ind["flow"], ind["nav_return"])
     out["broad_index"] = _universe(cn.months, brd["flow"], brd["index_return"])
+    sw = group_arrays(cn, "industry", by="sw_l1_name")
+    out["sw_l1_groups"] = {
+        g: {"etfs": sw["members"][g], "index_fund": sw["index_of"].get(g)} for g in sw["groups"]
+    }
+    out["industry_sw_l1_index"] = _universe(cn.months, sw["flow"], sw["index_return"])
     out["size_relation"] = _size_relation(cn.months, ind, ind["index_return"])
     out["versus_price_momentum"] = _versus_momentum(cn.months, ind["flow"], ind["index_return"])
     out["n_configs"] = len(_configs()) * len(WINDOWS)
