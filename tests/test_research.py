@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 from etfflow.cli import app
-from etfflow.errors import ParseError
 from etfflow.research import cn as cn_mod
-from etfflow.research.data import _wind_panel, load_cn, us_groups
+from etfflow.research.data import VENDOR_FILE, build_cn, load_cn, us_groups
+from etfflow.store import Store
 
 runner = CliRunner()
 FEW = "XLE,VDE,XOP,OIH,XLU,XLP,XLI,XLB,SPY,IVV,VOO,SHY,BIL,SGOV,EDV"
@@ -40,25 +42,29 @@ def test_rotate_by_hand() -> None:
     assert cn_mod.rotate(flow2, ret, 2, 0.5, None, 0.0)["net"][1] == pytest.approx(0.02)
 
 
-def test_wind_loader_on_the_real_files(shared_data: Path) -> None:
-    cn = load_cn(shared_data)
-    assert len(cn.codes) == 299 and str(cn.months[0]) == "2010-01-29" and str(cn.months[-1]) == "2025-12-31"
-    j = cn.codes.index("512880")  # securities ETF
+def test_china_warehouse_on_the_real_files(shared_data: Path, tmp_path: Path) -> None:
+    with Store(tmp_path / "cn.duckdb") as store:
+        built = build_cn(store, shared_data)
+        cn = load_cn(store)
+    assert built["files"] == 5
+    assert len(cn.codes) == 280 and str(cn.months[0]) == "2010-01-29" and str(cn.months[-1]) == "2025-12-31"
+    j = cn.codes.index("512880.SH")  # securities ETF
     m = int(np.flatnonzero(np.isfinite(cn.flow[:, j]))[5])
-    assert cn.flow[m, j] == pytest.approx((cn.shares[m, j] - cn.shares[m - 1, j]) * cn.nav[m, j])
+    # the flow engine's monthly flow is the shares change valued at the month-end NAV
+    assert cn.flow[m, j] == pytest.approx((cn.shares[m, j] - cn.shares[m - 1, j]) * cn.nav[m, j], rel=1e-9)
     assert cn.shares[m, j] > 1e8  # Wind states 亿份 (1e8 units)
+    first = int(np.flatnonzero(np.isfinite(cn.shares[:, j]))[0])
+    assert np.isnan(cn.flow[first, j])  # a fund's first month is not a flow
     groups = cn_mod.group_arrays(cn, "industry")
-    assert len(groups["groups"]) == 21 and "券商" in groups["groups"]
+    assert len(groups["groups"]) == 21 and groups["index_of"]["fin_broker"] == "512880.SH"
 
 
-def test_wind_loader_names_the_file_on_bad_input(tmp_path: Path) -> None:
-    bad = tmp_path / "ETF_aum_amount.csv"
-    bad.write_text("日期,A\n2010-01-29,1\n", encoding="utf-8")
-    with pytest.raises(ParseError, match=r"ETF_aum_amount\.csv"):
-        _wind_panel(bad)
-    bad.write_text("日期,A\nDate,510300.SH\n2010-13-45,1\n", encoding="utf-8")
-    with pytest.raises(ParseError, match="row 3"):
-        _wind_panel(bad)
+def test_research_cli_names_missing_files(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["research", "cn", "--data", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 3, res.output
+    assert "ETF_aum_amount.csv" in res.output
+    res = runner.invoke(app, ["research", "everything", "--data", str(tmp_path)])
+    assert res.exit_code == 5, res.output
 
 
 def test_taxonomy_overrides_financedatabase(shared_data: Path) -> None:
@@ -69,11 +75,22 @@ def test_taxonomy_overrides_financedatabase(shared_data: Path) -> None:
     assert by["AAAU"]["label_source"] == "financedatabase"
 
 
-def test_research_cli_end_to_end_on_a_subset(shared_data: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def few_funds_root(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared data with the vendor flow file cut to a few funds (real rows as published), rest linked."""
+    root = tmp_path_factory.mktemp("data")
+    vendor = root / VENDOR_FILE
+    vendor.parent.mkdir(parents=True)
+    rows = pl.read_csv(shared_data / VENDOR_FILE).filter(pl.col("ticker").is_in(FEW.split(",")))
+    vendor.write_bytes(gzip.compress(rows.write_csv().encode()))
+    for d in ("prices", "reference", "cn"):
+        (root / d).symlink_to(shared_data / d)
+    return root
+
+
+def test_research_cli_end_to_end_on_a_subset(few_funds_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "rep"
-    res = runner.invoke(
-        app, ["research", "all", "--tickers", FEW, "--data", str(shared_data), "--out", str(out), "--json"]
-    )
+    res = runner.invoke(app, ["research", "all", "--data", str(few_funds_root), "--out", str(out), "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.output)
     files = {k: Path(v) for k, v in doc["files"].items()}

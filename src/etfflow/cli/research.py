@@ -40,6 +40,12 @@ def research(
     tickers: Annotated[
         str | None, typer.Option("--tickers", help="US: only these funds (comma separated).")
     ] = None,
+    db: Annotated[
+        Path | None,
+        typer.Option(
+            "--db", help="Warehouse the files are imported into (default: OUT/etfflow-research.duckdb)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Test the flow strategies on the real US and China files; write Markdown, HTML and JSON reports."""
@@ -61,7 +67,8 @@ def research(
             + (f" --tickers {tickers}" if tickers else "")
         )
         say = (lambda m: None) if as_json else (lambda m: console.print(m, highlight=False))
-        res = run_research(scope, data, tickers=names, progress=say)
+        out.mkdir(parents=True, exist_ok=True)
+        res = run_research(scope, data, db=db or out / "etfflow-research.duckdb", tickers=names, progress=say)
         today = dt.date.today().isoformat()
         stem = f"etfflow-research-{scope}-{today}"
         paths = {

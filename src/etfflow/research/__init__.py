@@ -35,31 +35,38 @@ def run_research(
     scope: str,
     root: Path,
     *,
+    db: Path,
     tickers: Sequence[str] | None = None,
     progress: Callable[[str], None] = _noop,
 ) -> dict[str, Any]:
-    """Run the studies of `scope` (us, cn or all) on the files under `root`; a JSON-ready dict."""
+    """Import the files under `root` into the warehouse `db`, run the studies of `scope` (us, cn or all)
+    on what the warehouse holds; a JSON-ready dict."""
     if scope not in SCOPES:
         raise ConfigError(f"scope must be one of {', '.join(SCOPES)}; got {scope!r}")
     from etfflow.research import cn, us
-    from etfflow.research.data import PRICE_SETS, load_cn, load_us
+    from etfflow.research.data import PRICE_SETS, build_cn, build_us, load_cn, load_us
+    from etfflow.store import Store
 
     t0 = time.perf_counter()
     out: dict[str, Any] = {
         "scope": scope,
         "data_root": str(root),
         "subset": list(tickers) if tickers else None,
+        "warehouse": str(db),
     }
     timings: dict[str, float] = {}
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), Store(db) as store:
         # all-NaN slices (funds before launch) are expected; they yield NaN, never a number
         warnings.simplefilter("ignore", RuntimeWarning)
         if scope in ("us", "all"):
             t = time.perf_counter()
-            progress("US: reading vendor flows and price files")
-            data = load_us(root, tickers=tickers)
+            progress("US: importing the vendor flows and the price files into the warehouse")
+            built = build_us(store, root, tickers=tickers)
+            timings["us_import"] = time.perf_counter() - t
+            t = time.perf_counter()
+            data = load_us(store, root, built["price_set"], tickers=tickers)
             timings["us_load"] = time.perf_counter() - t
-            sets = {name: what for name, _, what in PRICE_SETS}
+            sets = {name: what for name, _, _, what in PRICE_SETS}
             counts: dict[str, int] = {}
             for s in data.price_source.values():
                 counts[s] = counts.get(s, 0) + 1
@@ -74,7 +81,15 @@ def run_research(
                     for k, v in data.groups.group_by("label_source").len().sort("label_source").iter_rows()
                 },
                 "groups": data.groups.to_dicts(),
-                "notes": list(data.notes),
+                "notes": list(data.notes)
+                + built["vendor_notes"][:2]
+                + [f"price file refused by the importer: {r}" for r in built["refused"]]
+                + (
+                    [f"no importable price file for {', '.join(built['unpriced'])}"]
+                    if built["unpriced"]
+                    else []
+                ),
+                "import": {"files": built["files"], "rows": built["rows"]},
             }
             t = time.perf_counter()
             progress("US: percentile rotation in every universe")
@@ -99,8 +114,10 @@ def run_research(
             out["us"] = res
         if scope in ("cn", "all"):
             t = time.perf_counter()
-            progress("China: Wind month-end panel")
-            out["cn"] = cn.study(load_cn(root))
+            progress("China: importing the Wind panels and the classification into the warehouse")
+            built_cn = build_cn(store, root)
+            out["cn"] = cn.study(load_cn(store))
+            out["cn"]["import"] = {"files": built_cn["files"], "rows": built_cn["rows"]}
             timings["cn"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     out["timings_s"] = timings

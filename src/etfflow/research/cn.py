@@ -1,8 +1,8 @@
 """China: monthly percentile rotation on A-share industry ETFs from the Wind month-end panel (pure).
 
-Flows: (SO_m - SO_m-1) x NAV_m per ETF (Wind month-end shares and unit NAV), summed per group of the
-classification (industry, or broad index for the comparison). A month where shares and NAV move by
-reciprocal factors (a split or consolidation) is not a flow and is left out.
+Flows: (SO_m - SO_m-1) x NAV_m per ETF (Wind month-end shares and unit NAV, computed by etfflow's flow
+engine in the warehouse: splits are never flows), summed per group of the classification (industry,
+or broad index for the comparison). A NAV return across a split month is left out.
 
 Signal at the end of month m: the rolling percentile (etfflow's kernel: rank within the trailing
 window, itself included, full window required) of the group's month-m flow. Returns, two variants:
@@ -71,12 +71,12 @@ def _monthly_from_daily(daily: pl.DataFrame, months: npt.NDArray[np.datetime64],
     mkey = months.astype("datetime64[M]")
     pos = {c: j for j, c in enumerate(codes)}
     d = (
-        daily.filter(pl.col("code").is_in(list(codes)))
+        daily.filter(pl.col("ticker").is_in(list(codes)))
         .with_columns(pl.col("date").dt.truncate("1mo").alias("m"))
-        .sort("code", "date")
-        .with_columns(pl.col("date").rank("ordinal").over("code", "m").alias("k"))
+        .sort("ticker", "date")
+        .with_columns(pl.col("date").rank("ordinal").over("ticker", "m").alias("k"))
         .filter(pl.col("k") > 1)
-        .group_by("code", "m")
+        .group_by("ticker", "m")
         .agg(((pl.col("r") + 1.0).product() - 1.0).alias("ret"), pl.len().alias("n"))
     )
     for code, m, ret, n in d.iter_rows():
@@ -86,23 +86,24 @@ def _monthly_from_daily(daily: pl.DataFrame, months: npt.NDArray[np.datetime64],
     return out
 
 
-def group_arrays(cn: CnData, kind: str, by: str = "group_name") -> dict[str, Any]:
+def group_arrays(cn: CnData, kind: str, by: str = "group") -> dict[str, Any]:
     """Per group of `kind` (industry, broad): flows, AUM, NAV return and index return (months x groups).
 
-    `by` names the classification column that defines a group: group_name (the 21 industry/theme
-    groups) or sw_l1_name (Shenwan level-1 industries, coarser); a group's index is its first member's.
+    `by` names the `funds` column that defines a group: group (the classification's 21 industry
+    groups) or sw_l1_name (Shenwan level-1 industries, coarser); a group's index is that of its largest
+    ETF with a tracked-index series.
     """
-    cls = cn.classification.select("code", "group_kind", by)
+    cls = cn.funds.select("ticker", "category", by)
     g_of = {c: (k, n) for c, k, n in cls.iter_rows() if k == kind and n}
     groups = sorted({g_of[c][1] for c in cn.codes if c in g_of})
     split = _splits(cn.shares, cn.nav)
-    flow = np.where(split, np.nan, cn.flow)
+    flow = cn.flow
     n_m = len(cn.months)
     prev_aum = np.vstack([np.full((1, len(cn.codes)), np.nan), cn.aum[:-1]])
     with np.errstate(invalid="ignore", divide="ignore"):
         nav_r = np.vstack([np.full((1, len(cn.codes)), np.nan), cn.nav[1:] / cn.nav[:-1] - 1.0])
     nav_r = np.where(split, np.nan, nav_r)
-    idx_codes = sorted(set(cn.index_returns["code"].drop_nulls().to_list()))
+    idx_codes = sorted(set(cn.index_returns["ticker"].drop_nulls().to_list()))
     idx_m = _monthly_from_daily(cn.index_returns, cn.months, idx_codes)
     pos_idx = {c: j for j, c in enumerate(idx_codes)}
     F, A, RN, RI = (np.full((n_m, len(groups)), np.nan) for _ in range(4))
@@ -122,7 +123,12 @@ def group_arrays(cn: CnData, kind: str, by: str = "group_name") -> dict[str, Any
                 np.nansum(w * np.nan_to_num(nav_r[:, cols]), axis=1) / w.sum(axis=1),
                 np.nan,
             )
-        tracked = [c for c in members[g] if c in pos_idx]
+        # the group's index: that of its largest ETF (median month-end AUM) with a tracked-index series
+        size = {
+            cn.codes[j]: float(np.nanmedian(cn.aum[:, j])) if np.isfinite(cn.aum[:, j]).any() else 0.0
+            for j in cols
+        }
+        tracked = sorted((c for c in members[g] if c in pos_idx), key=lambda c: -size[c])
         if tracked:
             index_of[g] = tracked[0]
             RI[:, k] = idx_m[:, pos_idx[tracked[0]]]
@@ -365,7 +371,7 @@ def study(cn: CnData) -> dict[str, Any]:
     out["broad_groups"] = {
         g: {"etfs": brd["members"][g], "index_fund": brd["index_of"].get(g)} for g in brd["groups"]
     }
-    out["n_split_months"] = ind["n_split_months"]
+    out["n_split_months"] = ind["n_split_months"]  # NAV-return months left out
     out["industry_index"] = _universe(cn.months, ind["flow"], ind["index_return"])
     out["industry_nav"] = _universe(cn.months, ind["flow"], ind["nav_return"])
     out["broad_index"] = _universe(cn.months, brd["flow"], brd["index_return"])

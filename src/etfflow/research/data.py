@@ -1,58 +1,81 @@
-"""Real-data inputs of the research report: US vendor flows, US price sets, fund groups, China Wind panel.
+"""Real-data inputs of the research report, through the warehouse: import the files, read panels back.
 
-I/O lives here and nowhere else in `etfflow.research`; every loader returns plain arrays or Polars
-frames for the pure study modules. Paths are relative to the shared data folder (``../shared/data``).
+`build_us` / `build_cn` import the shared files with `etfflow.pipeline.import_paths` (the same
+importers as `etfflow import`) into a DuckDB warehouse; `load_us` / `load_cn` read it back as the
+plain arrays the pure study modules take. I/O lives here and nowhere else in `etfflow.research`.
 
-Point in time: etf.com stamps a flow on the day the new share count is published; we treat that
-date as the trade date and make the flow usable only at the next NYSE session's close
-(``available_on`` = next session), one session later than etf.com's own stamp (conservative).
+US: the etf.com vendor flows are read with `pipeline.load_flows(flow_source="vendor")`: a flow of
+trade date s is usable from its `available_on` (the next session; a vendor publishes after the
+close). Each fund's prices come from one price set, the first that has the fund in `PRICE_SETS`
+order, so that every return has one stated source; returns are total returns (adjusted closes, or
+raw closes with dividends and splits).
+China: Wind month-end shares and NAV become `daily` rows and monthly `flows_daily` (computed by
+etfflow's flow engine: splits detected, first observations flagged); the daily simple-return panels
+become `returns_daily`; the classification becomes `funds` rows.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import gzip
-import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from etfflow import calendar
-from etfflow.errors import NotFoundError, ParseError
+from etfflow.errors import NotFoundError
 
 __all__ = [
+    "CN_FILES",
     "PRICE_SETS",
+    "VENDOR_FILE",
     "CnData",
     "UsData",
+    "build_cn",
+    "build_us",
     "load_cn",
     "load_us",
+    "price_files",
     "us_groups",
 ]
 
 F8 = npt.NDArray[np.float64]
 
-#: US price sets in order of preference: (name, folder, whether the series is a total return)
-PRICE_SETS: tuple[tuple[str, str, str], ...] = (
-    ("yahoo", "prices/us_etfs_adjclose_yahoo", "adjusted close: total return (dividends reinvested)"),
-    ("stooq", "prices/us_etfs_stooq_2005_2024", "adjusted close: total return (dividends and splits)"),
+#: US price sets in order of preference: (name, folder, file name pattern, what the return is)
+PRICE_SETS: tuple[tuple[str, str, str, str], ...] = (
+    ("yahoo", "prices/us_etfs_adjclose_yahoo", "{T}.csv.gz", "adjusted close: total return"),
+    ("stooq", "prices/us_etfs_stooq_2005_2024", "{t}.us.txt.gz", "adjusted close: total return"),
     (
         "alphavantage",
         "prices/us_etfs_alphavantage",
-        "adjusted close: total return (raw close and dividends also stated)",
+        "{T}.csv.gz",
+        "raw close + dividends + splits: total return",
     ),
     (
         "etf_daily_1999_2021",
         "prices/etf_daily_1999_2021",
-        "adjusted close: total return (AlphaVantage layout)",
+        "{T}.csv",
+        "raw close + dividends + splits (AlphaVantage layout): total return",
     ),
 )
 VENDOR_FILE = "vendor/etfcom/etfcom_daily_flows_641_long.csv.gz"
 FINANCEDATABASE = "reference/financedatabase_etfs"
+CN_FILES: tuple[str, ...] = (
+    "cn/monthly_wind/ETF_aum_amount.csv",
+    "cn/monthly_wind/ETF_aum_unit_value.csv",
+    "cn/monthly_wind/ETF_daily_simple_returns.csv",
+    "cn/monthly_wind/index_daily_simple_returns.csv",
+    "cn/classification/etf_flow_radar_universe_classification_20260821.csv",
+)
+
+Progress = Callable[[str, float], None]
+
+
+def _noop(_m: str, _f: float) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -72,16 +95,15 @@ class UsData:
 
 @dataclass(frozen=True)
 class CnData:
-    """China Wind month-end panel: shares (units), NAV, flows (CNY) per ETF; month-end dates."""
+    """China month-end panel from the warehouse: shares, NAV, flows (CNY) per ETF on month-end dates."""
 
     months: npt.NDArray[np.datetime64]
     codes: tuple[str, ...]
-    names: tuple[str, ...]
     shares: F8
     nav: F8
     flow: F8
     aum: F8
-    classification: pl.DataFrame
+    funds: pl.DataFrame
     index_returns: pl.DataFrame
     etf_returns: pl.DataFrame
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -90,83 +112,101 @@ class CnData:
 # --- US ------------------------------------------------------------------------------------------
 
 
-def _read_gz_csv(path: Path) -> pl.DataFrame:
-    with gzip.open(path, "rb") as fh:
-        return pl.read_csv(io.BytesIO(fh.read()), infer_schema_length=10000)
-
-
-def _price_file(root: Path, set_name: str, folder: str, ticker: str) -> Path | None:
-    base = root / folder
-    if set_name == "stooq":
-        name = f"{ticker.lower()}.us.txt.gz"
-    elif set_name == "etf_daily_1999_2021":
-        name = f"{ticker}.csv"
-    else:
-        name = f"{ticker}.csv.gz"
-    p = base / name
-    return p if p.exists() else None
-
-
-def _read_prices(path: Path, set_name: str) -> pl.DataFrame:
-    """date, adj (adjusted close) from one file of a price set."""
-    # TODO(issue 8): switch to the importer
-    raw = _read_gz_csv(path) if path.suffix == ".gz" else pl.read_csv(path, infer_schema_length=10000)
-    try:
-        if set_name == "yahoo":
-            out = raw.select(
-                pl.col("Date").cast(pl.String).str.to_date(strict=False).alias("date"),
-                pl.col("Close").cast(pl.Float64).alias("adj"),
-            )
-        elif set_name == "stooq":
-            out = raw.select(
-                pl.col("<DATE>").cast(pl.String).str.to_date("%Y%m%d", strict=False).alias("date"),
-                pl.col("<CLOSE>").cast(pl.Float64).alias("adj"),
-            )
-        else:
-            out = raw.select(
-                pl.col("timestamp" if "timestamp" in raw.columns else "date")
-                .cast(pl.String)
-                .str.to_date(strict=False)
-                .alias("date"),
-                pl.col("adjusted_close").cast(pl.Float64).alias("adj"),
-            )
-    except pl.exceptions.PolarsError as exc:
-        raise ParseError(f"{path}: unexpected price layout ({exc})", file=str(path)) from exc
-    return out.drop_nulls().filter(pl.col("adj") > 0).unique("date", keep="last").sort("date")
-
-
-def _load_vendor(root: Path) -> pl.DataFrame:
-    # TODO(issue 8): switch to the importer
+def _vendor_tickers(root: Path) -> list[str]:
     path = root / VENDOR_FILE
     if not path.exists():
         raise NotFoundError(f"vendor flow file not found: {path}")
-    raw = pl.read_csv(
-        path, schema_overrides={"ticker": pl.String, "date": pl.String, "flow_usd_mn": pl.Float64}
-    )
-    return raw.select(
-        pl.col("ticker").str.to_uppercase(),
-        pl.col("date").str.to_date(strict=False),
-        (pl.col("flow_usd_mn") * 1e6).alias("flow_usd"),
-    ).drop_nulls()
+    return sorted(pl.read_csv(path, columns=["ticker"])["ticker"].str.to_uppercase().unique().to_list())
+
+
+def price_files(root: Path, tickers: Sequence[str]) -> dict[str, list[tuple[str, Path]]]:
+    """Each fund's price files in `PRICE_SETS` order of preference (the first is used if it imports)."""
+    out: dict[str, list[tuple[str, Path]]] = {}
+    for t in tickers:
+        for name, folder, pattern, _ in PRICE_SETS:
+            p = root / folder / pattern.format(T=t, t=t.lower())
+            if p.exists():
+                out.setdefault(t, []).append((name, p))
+    return out
+
+
+def build_us(
+    store: Any,
+    root: Path,
+    *,
+    tickers: Sequence[str] | None = None,
+    progress: Progress = _noop,
+    chunk: int = 64,
+) -> dict[str, Any]:
+    """Import the vendor flows, then each fund's preferred price file, into `store`; what was imported.
+
+    Price files go in chunks, one transaction each; a chunk with a file the importer refuses (its
+    checks name the file, row and field) is redone file by file, the refusal is reported and the
+    fund's next price set is tried: one bad file costs one fund at most, never the warehouse.
+    """
+    from etfflow.errors import EtfflowError
+    from etfflow.pipeline import import_paths
+
+    vfile = root / VENDOR_FILE
+    names = _vendor_tickers(root) if tickers is None else [t.upper() for t in tickers]
+    progress("importing the vendor flows", 0.0)
+    vres = import_paths(store, [vfile])[0]
+    rows = vres.rows
+    candidates = price_files(root, names)
+    chosen: dict[str, str] = {}
+    refused: list[str] = []
+    todo = {t: list(files) for t, files in sorted(candidates.items())}
+    while todo:
+        batch = [(t, files[0]) for t, files in todo.items()]
+        for i in range(0, len(batch), chunk):
+            part = batch[i : i + chunk]
+            progress(f"importing price files {i + 1}-{i + len(part)} of {len(batch)}", i / len(batch))
+            try:
+                # a chunk of files in one transaction; if any is refused, file by file
+                rows += sum(r.rows for r in import_paths(store, [p for _, (_, p) in part]))
+                ok = [t for t, _ in part]
+            except EtfflowError:
+                ok = []
+                for t, (name, p) in part:
+                    try:
+                        rows += import_paths(store, [p])[0].rows
+                        ok.append(t)
+                    except EtfflowError as exc:
+                        refused.append(f"{t} ({name}): {exc}")
+            for t, (name, _) in part:
+                if t in ok:
+                    chosen[t] = name
+        todo = {t: files[1:] for t, files in todo.items() if t not in chosen and len(files) > 1}
+    return {
+        "files": 1 + len(chosen) + len(refused),
+        "rows": rows,
+        "vendor_notes": list(vres.notes),
+        "vendor_dropped": dict(vres.dropped),
+        "price_set": chosen,
+        "refused": refused,
+        "unpriced": sorted(set(candidates) - set(chosen)),
+    }
 
 
 def us_groups(root: Path, tickers: Sequence[str]) -> pl.DataFrame:
     """ticker, group (fine), coarse, framework category, label_source for the vendor funds.
 
     The shipped taxonomy wins where it has the fund (FinanceDatabase has known errors, e.g. SPY as
-    Alternatives); elsewhere FinanceDatabase's category_group / category; funds in neither are
-    'Unclassified'.
+    Alternatives); elsewhere FinanceDatabase's category_group / category (reference data, read in
+    place); funds in neither are 'Unclassified'.
     """
     from etfflow.universe import load_taxonomy
 
     tax = load_taxonomy().select("ticker", "category", "group")
     frames = [pl.read_csv(p, infer_schema_length=0) for p in sorted((root / FINANCEDATABASE).glob("*.csv"))]
+    if not frames:
+        raise NotFoundError(f"no FinanceDatabase files under {root / FINANCEDATABASE}")
     fd = (
         pl.concat(frames, how="diagonal")
         .select(pl.col("symbol").alias("ticker"), "category_group", pl.col("category").alias("fd_category"))
         .unique("ticker", keep="first")
     )
-    base = pl.DataFrame({"ticker": list(tickers)})
+    base = pl.DataFrame({"ticker": list(tickers)}, schema={"ticker": pl.String})
     df = base.join(tax, on="ticker", how="left").join(fd, on="ticker", how="left")
     fd_fine = (
         pl.when(pl.col("fd_category").is_null())
@@ -184,11 +224,10 @@ def us_groups(root: Path, tickers: Sequence[str]) -> pl.DataFrame:
             "commodity": "Commodities",
         }
     )
+    fine = pl.coalesce(pl.col("category") + pl.lit(": ") + pl.col("group"), fd_fine, pl.lit("Unclassified"))
     return df.select(
         "ticker",
-        pl.coalesce(
-            pl.col("category") + pl.lit(": ") + pl.col("group"), fd_fine, pl.lit("Unclassified")
-        ).alias("group"),
+        fine.alias("group"),
         pl.coalesce(tax_coarse, pl.col("category_group"), pl.lit("Unclassified")).alias("coarse"),
         pl.col("category").alias("framework_category"),
         pl.when(pl.col("group").is_not_null())
@@ -200,174 +239,109 @@ def us_groups(root: Path, tickers: Sequence[str]) -> pl.DataFrame:
     ).sort("ticker")
 
 
-def load_us(root: Path, *, tickers: Sequence[str] | None = None) -> UsData:
-    """The vendor flows and the preferred total-return price series of each fund, on NYSE sessions."""
-    vendor = _load_vendor(root)
-    names = sorted(set(vendor["ticker"].unique().to_list()))
-    if tickers is not None:
-        want = {t.upper() for t in tickers}
-        names = [t for t in names if t in want]
-        vendor = vendor.filter(pl.col("ticker").is_in(names))
-    if not names:
-        raise NotFoundError("no vendor funds selected")
-    lo, hi = vendor["date"].min(), vendor["date"].max()
+def load_us(
+    store: Any, root: Path, price_set: dict[str, str], *, tickers: Sequence[str] | None = None
+) -> UsData:
+    """The warehouse's vendor flows and total returns as arrays on NYSE sessions (flow span)."""
+    from etfflow.backtest.data import panel_from_frames
+    from etfflow.pipeline import load_flows
+
+    want = None if tickers is None else sorted({t.upper() for t in tickers})
+    flows, _ = load_flows(store, tickers=want, flow_source="vendor")
+    if flows.height == 0:
+        raise NotFoundError(f"no vendor flows in {store.path}")
+    names = sorted(set(flows["ticker"].to_list()))
+    daily = store.read("daily", tickers=names)
+    lo, hi = flows["date"].min(), flows["date"].max()
     assert isinstance(lo, dt.date) and isinstance(hi, dt.date)
-    dates = calendar.sessions(lo, hi)
-    n_t, pos = len(dates), {t: j for j, t in enumerate(names)}
-    returns = np.full((n_t, len(names)), np.nan)
-    source: dict[str, str] = {}
-    for t in names:
-        for set_name, folder, _ in PRICE_SETS:
-            p = _price_file(root, set_name, folder, t)
-            if p is None:
-                continue
-            px = _read_prices(p, set_name)
-            d = px["date"].to_numpy().astype("datetime64[D]")
-            v = px["adj"].to_numpy()
-            r = np.full(v.shape, np.nan)
-            r[1:] = v[1:] / v[:-1] - 1.0
-            rows = np.searchsorted(dates, d)
-            ok = (rows < n_t) & (dates[np.minimum(rows, n_t - 1)] == d) & np.isfinite(r)
-            returns[rows[ok], pos[t]] = r[ok]
-            source[t] = set_name
-            break
-    notes = []
-    d = vendor["date"].to_numpy().astype("datetime64[D]")
-    on_session = calendar.is_trading_day(d)
-    if (~on_session).any():
-        notes.append(
-            f"{int((~on_session).sum())} vendor flows dated on non-NYSE days moved to the next session"
-        )
-    rows = np.minimum(np.searchsorted(dates, d), n_t - 1)
-    cols = np.array([pos[t] for t in vendor["ticker"].to_list()], dtype=np.int64)
-    f = vendor["flow_usd"].to_numpy()
-    flow_trade = np.full((n_t, len(names)), np.nan)
-    cell = rows * len(names) + cols
-    sums = np.bincount(cell, weights=f, minlength=n_t * len(names)).reshape(n_t, len(names))
-    hit = np.bincount(cell, minlength=n_t * len(names)).reshape(n_t, len(names)) > 0
-    flow_trade[hit] = sums[hit]
-    flow_known = np.full_like(flow_trade, np.nan)
-    flow_known[1:] = flow_trade[:-1]
-    known = np.where(np.isfinite(flow_trade), np.arange(n_t)[:, None] + 1, n_t).astype(np.int64)
-    missing = [t for t in names if t not in source]
-    if missing:
-        notes.append(f"{len(missing)} vendor funds have no price file: {', '.join(missing[:20])}")
+    panel = panel_from_frames(daily, flows, tickers=names, basis="close", start=lo, end=hi, label=None)
+    n_t, n_a = panel.returns.shape
+    pos = {t: j for j, t in enumerate(names)}
+    d = flows["date"].to_numpy().astype("datetime64[D]")
+    rows = np.searchsorted(panel.dates, d)
+    ok = (rows < n_t) & (panel.dates[np.minimum(rows, n_t - 1)] == d)
+    cols = np.array([pos[t] for t in flows["ticker"].to_list()], dtype=np.int64)
+    f = flows["flow_usd"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    ok &= np.isfinite(f)
+    trade = np.full((n_t, n_a), np.nan)
+    trade[rows[ok], cols[ok]] = f[ok]
+    assert panel.known_index is not None
+    have = set(daily["ticker"].unique().to_list())
     return UsData(
-        dates=dates,
-        tickers=tuple(names),
-        returns=returns,
-        flow_trade=flow_trade,
-        flow_known=flow_known,
-        known_index=known,
-        price_source=source,
+        dates=panel.dates,
+        tickers=panel.assets,
+        returns=panel.returns,
+        flow_trade=trade,
+        flow_known=panel.flow_usd,
+        known_index=panel.known_index,
+        price_source={t: s for t, s in price_set.items() if t in have and t in pos},
         groups=us_groups(root, names),
-        notes=tuple(notes),
+        notes=panel.notes,
     )
 
 
 # --- China ---------------------------------------------------------------------------------------
 
 
-def _wind_rows(path: Path) -> list[list[str]]:
-    # TODO(issue 8): switch to the importer
-    if not path.exists():
-        raise NotFoundError(f"Wind file not found: {path}")
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        return list(csv.reader(fh))
+def build_cn(store: Any, root: Path, *, progress: Progress = _noop) -> dict[str, Any]:
+    """Import the Wind panels, the Wind return panels and the classification into `store`."""
+    from etfflow.pipeline import import_paths
+
+    paths = [root / f for f in CN_FILES]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise NotFoundError(f"China files not found: {', '.join(missing)}")
+    res = import_paths(store, paths, progress=progress)
+    return {"files": len(paths), "rows": sum(r.rows for r in res), "notes": [n for r in res for n in r.notes]}
 
 
-def _wind_panel(path: Path) -> tuple[list[str], list[str], list[dt.date], F8]:
-    """names, codes, month-end dates, values (months x funds) of a Wind export; repeated month dropped."""
-    rows = _wind_rows(path)
-    code_row = next((i for i, r in enumerate(rows) if r and r[0] == "Date"), None)
-    if code_row is None or code_row < 1:
-        raise ParseError(f"{path}: no 'Date' row with the fund codes", file=str(path))
-    names, codes = rows[code_row - 1][1:], [c.split(".")[0] for c in rows[code_row][1:]]
-    dates: list[dt.date] = []
-    vals: list[list[float]] = []
-    for i, r in enumerate(rows[code_row + 1 :], start=code_row + 2):
-        if not r or not r[0].strip():
-            continue
-        s = r[0].strip().replace("/", "-")
-        try:
-            y, m, d = (int(x) for x in s.split("-"))
-            day = dt.date(y, m, d)
-        except ValueError as exc:
-            raise ParseError(f"{path}: bad date {r[0]!r}", file=str(path), row=i, field="Date") from exc
-        vals.append([float(x) if x.strip() else np.nan for x in r[1 : len(codes) + 1]])
-        dates.append(day)
-    # keep one row per calendar month: the last one (the file repeats 2025-12-31 as 2026-01-05)
-    keep: dict[tuple[int, int], int] = {}
-    for i, day in enumerate(dates):
-        keep[(day.year, day.month)] = i
-    idx = sorted(keep.values())
-    if dates and dates[-1].month == 1 and dates[-1].year == 2026 and len(idx) > 1:
-        a, b = np.array(vals[idx[-1]]), np.array(vals[idx[-2]])
-        if np.array_equal(np.nan_to_num(a, nan=-1.0), np.nan_to_num(b, nan=-1.0)):
-            idx = idx[:-1]
-    return names, codes, [dates[i] for i in idx], np.array([vals[i] for i in idx], dtype=np.float64)
+def load_cn(store: Any) -> CnData:
+    """Month-end shares, NAV and flows (etfflow's flow engine, usable rows only) of the Wind funds."""
+    from etfflow.flows.aggregate import clean
+    from etfflow.pipeline import funds_table
 
-
-def _daily_returns(path: Path) -> pl.DataFrame:
-    # TODO(issue 8): switch to the importer
-    raw = pl.read_csv(path, infer_schema_length=0, encoding="utf8-lossy")
-    first = raw.columns[0]
-    long = raw.rename({first: "date"}).unpivot(index="date", variable_name="name", value_name="r")
-    return long.select(
-        pl.col("date").str.to_date(strict=False),
-        pl.col("name").str.strip_chars("\ufeff"),
-        pl.col("r").cast(pl.Float64, strict=False),
-    ).drop_nulls()
-
-
-def load_cn(root: Path) -> CnData:
-    """Wind month-end shares (亿份 -> units) and NAV; flows = dSO x NAV (month-end), CNY."""
-    base = root / "cn" / "monthly_wind"
-    n1, c1, d1, so = _wind_panel(base / "ETF_aum_amount.csv")
-    _n2, c2, d2, nav = _wind_panel(base / "ETF_aum_unit_value.csv")
-    if c1 != c2:
-        raise ParseError(f"{base}: the shares and NAV files list different funds", file=str(base))
-    months = sorted(set(d1) & set(d2), key=lambda d: (d.year, d.month))
-    i1 = [d1.index(m) for m in months]
-    i2 = [d2.index(m) for m in months]
-    shares = so[i1] * 1e8
-    navs = nav[i2]
-    prev = np.vstack([np.full((1, shares.shape[1]), np.nan), shares[:-1]])
-    flow = (shares - prev) * navs
-    aum = shares * navs
-    cls = pl.read_csv(
-        root / "cn" / "classification" / "etf_flow_radar_universe_classification_20260821.csv",
-        infer_schema_length=0,
+    daily = store.query(
+        "SELECT date, ticker, max(shares_outstanding) AS so, max(nav) AS nav FROM daily "
+        "WHERE source IN ('wind_shares', 'wind_nav') GROUP BY date, ticker ORDER BY date, ticker"
     )
-    etf_r = _daily_returns(base / "ETF_daily_simple_returns.csv")
-    idx_r = _daily_returns(base / "index_daily_simple_returns.csv")
-    # the two daily files list funds and the indices they track in the same column order
-    etf_cols = pl.read_csv(base / "ETF_daily_simple_returns.csv", n_rows=0, encoding="utf8-lossy").columns[1:]
-    idx_cols = pl.read_csv(base / "index_daily_simple_returns.csv", n_rows=0, encoding="utf8-lossy").columns[
-        1:
-    ]
-    pairs = pl.DataFrame({"etf_name": etf_cols, "index_name": idx_cols[: len(etf_cols)]})
-    name_code: dict[str, str] = {}
-    for nm, cd in zip(n1, c1, strict=True):
-        name_code.setdefault(nm, cd)
-    pairs = pairs.with_columns(pl.col("etf_name").replace_strict(name_code, default=None).alias("code"))
-    etf_r = etf_r.join(pairs.select(pl.col("etf_name").alias("name"), "code"), on="name", how="left")
-    idx_r = idx_r.join(pairs.select(pl.col("index_name").alias("name"), "code"), on="name", how="left")
+    if daily.height == 0:
+        raise NotFoundError(f"no Wind month-end rows in {store.path}")
+    codes = sorted(set(daily["ticker"].to_list()))
+    months = np.array(sorted(set(daily["date"].to_list())), dtype="datetime64[D]")
+    pos = {c: j for j, c in enumerate(codes)}
+
+    def grid(frame: pl.DataFrame, col: str) -> F8:
+        out = np.full((len(months), len(codes)), np.nan)
+        r = np.searchsorted(months, frame["date"].to_numpy().astype("datetime64[D]"))
+        c = np.array([pos[t] for t in frame["ticker"].to_list()], dtype=np.int64)
+        v = frame[col].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        out[r, c] = v
+        return out
+
+    so, nav = grid(daily, "so"), grid(daily, "nav")
+    raw = store.read("flows_daily", tickers=codes)
+    usable = clean(raw)
+    flow = grid(usable.filter(pl.col("date").is_in(list(months.astype(dt.date)))), "flow_usd")
+    rets = store.read("returns_daily")
     notes = (
-        "Wind month-end shares (亿份) x month-end unit NAV; flow = (SO_m - SO_m-1) x NAV_m",
-        f"{len(c1)} funds, {months[0]} .. {months[-1]}; "
-        "the repeated last row (2026-01-05 = 2025-12-31) dropped",
+        "Wind month-end shares x month-end unit NAV imported into the warehouse; flows computed by etfflow's "
+        "flow engine ((SO_m - SO_m-1) x NAV_m, splits detected, first observations left out)",
+        f"{len(codes)} A-share funds, {months[0]} .. {months[-1]}; {raw.height - usable.height} of "
+        f"{raw.height} fund-months left out of the flows (first observation, bad print or no price)",
     )
     return CnData(
-        months=np.array(months, dtype="datetime64[D]"),
-        codes=tuple(c1),
-        names=tuple(n1),
-        shares=shares,
-        nav=navs,
+        months=months,
+        codes=tuple(codes),
+        shares=so,
+        nav=nav,
         flow=flow,
-        aum=aum,
-        classification=cls,
-        index_returns=idx_r,
-        etf_returns=etf_r,
+        aum=so * nav,
+        funds=funds_table(store).filter(pl.col("ticker").is_in(codes)),
+        index_returns=rets.filter(pl.col("kind") == "index").select(
+            "date", "ticker", pl.col("simple_return").alias("r")
+        ),
+        etf_returns=rets.filter(pl.col("kind") == "fund").select(
+            "date", "ticker", pl.col("simple_return").alias("r")
+        ),
         notes=notes,
     )

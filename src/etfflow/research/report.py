@@ -106,7 +106,7 @@ def _data_section(r: dict[str, Any]) -> list[str]:
         lines.append(
             f"- **China**: {len(c['industry_groups'])} industry groups and {len(c['broad_groups'])} broad-index groups of "
             f"the etf-flow-radar classification; {c['n_split_months']} fund-months with a share split or consolidation "
-            "are left out of the flows."
+            "are left out of the NAV returns."
         )
     lines.append("")
     return lines
