@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 
 from etfflow.cli import app
 from etfflow.research import cn as cn_mod
-from etfflow.research.data import VENDOR_FILE, build_cn, load_cn, us_groups
+from etfflow.research.data import VENDOR_FILE, load_cn, us_groups
 from etfflow.store import Store
 
 runner = CliRunner()
@@ -40,23 +41,6 @@ def test_rotate_by_hand() -> None:
     flow2 = flow.copy()
     flow2[3] = [-100.0, 100.0]
     assert cn_mod.rotate(flow2, ret, 2, 0.5, None, 0.0)["net"][1] == pytest.approx(0.02)
-
-
-def test_china_warehouse_on_the_real_files(shared_data: Path, tmp_path: Path) -> None:
-    with Store(tmp_path / "cn.duckdb") as store:
-        built = build_cn(store, shared_data)
-        cn = load_cn(store)
-    assert built["files"] == 5
-    assert len(cn.codes) == 280 and str(cn.months[0]) == "2010-01-29" and str(cn.months[-1]) == "2025-12-31"
-    j = cn.codes.index("512880.SH")  # securities ETF
-    m = int(np.flatnonzero(np.isfinite(cn.flow[:, j]))[5])
-    # the flow engine's monthly flow is the shares change valued at the month-end NAV
-    assert cn.flow[m, j] == pytest.approx((cn.shares[m, j] - cn.shares[m - 1, j]) * cn.nav[m, j], rel=1e-9)
-    assert cn.shares[m, j] > 1e8  # Wind states 亿份 (1e8 units)
-    first = int(np.flatnonzero(np.isfinite(cn.shares[:, j]))[0])
-    assert np.isnan(cn.flow[first, j])  # a fund's first month is not a flow
-    groups = cn_mod.group_arrays(cn, "industry")
-    assert len(groups["groups"]) == 21 and groups["index_of"]["fin_broker"] == "512880.SH"
 
 
 def test_research_cli_names_missing_files(tmp_path: Path) -> None:
@@ -88,11 +72,19 @@ def few_funds_root(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) 
     return root
 
 
-def test_research_cli_end_to_end_on_a_subset(few_funds_root: Path, tmp_path: Path) -> None:
-    out = tmp_path / "rep"
+@pytest.fixture(scope="module")
+def subset_run(
+    few_funds_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, object], Path]:
+    """`etfflow research all` once on the few-funds data: its --json answer and its warehouse."""
+    out = tmp_path_factory.mktemp("rep")
     res = runner.invoke(app, ["research", "all", "--data", str(few_funds_root), "--out", str(out), "--json"])
     assert res.exit_code == 0, res.output
-    doc = json.loads(res.output)
+    return json.loads(res.output), out / "etfflow-research.duckdb"
+
+
+def test_research_cli_end_to_end_on_a_subset(subset_run: tuple[dict[str, Any], Path]) -> None:
+    doc = subset_run[0]
     files = {k: Path(v) for k, v in doc["files"].items()}
     md = files["md"].read_text(encoding="utf-8")
     html = files["html"].read_text(encoding="utf-8")
@@ -119,3 +111,19 @@ def test_research_cli_end_to_end_on_a_subset(few_funds_root: Path, tmp_path: Pat
     assert "Configurations tried:" in md and "deflated Sharpe" in md
     assert "<script" not in html and "<svg" in html
     assert data["us"]["unexpected"]["label"].startswith("demand-only")
+
+
+def test_china_warehouse_on_the_real_files(subset_run: tuple[dict[str, Any], Path]) -> None:
+    with Store(subset_run[1], read_only=True) as store:
+        cn = load_cn(store)
+        assert store.counts()["files"] >= 5 + 1  # the China files and the vendor file were imported
+    assert len(cn.codes) == 280 and str(cn.months[0]) == "2010-01-29" and str(cn.months[-1]) == "2025-12-31"
+    j = cn.codes.index("512880.SH")  # securities ETF
+    m = int(np.flatnonzero(np.isfinite(cn.flow[:, j]))[5])
+    # the flow engine's monthly flow is the shares change valued at the month-end NAV
+    assert cn.flow[m, j] == pytest.approx((cn.shares[m, j] - cn.shares[m - 1, j]) * cn.nav[m, j], rel=1e-9)
+    assert cn.shares[m, j] > 1e8  # Wind states 亿份 (1e8 units)
+    first = int(np.flatnonzero(np.isfinite(cn.shares[:, j]))[0])
+    assert np.isnan(cn.flow[first, j])  # a fund's first month is not a flow
+    groups = cn_mod.group_arrays(cn, "industry")
+    assert len(groups["groups"]) == 21 and groups["index_of"]["fin_broker"] == "512880.SH"
