@@ -118,7 +118,9 @@ def streamable(path: Path, fmt: str) -> Streamable | None:
     sha, quote, utf8 = file_digest(path)
     if fmt == "generic_parquet":
         return Streamable("parquet", sha)
-    return Streamable("csv", sha, whole_file=quote or not utf8)
+    from etfflow.sources.generic import needs_whole_file  # time-zone dates, trailing disclaimer rows
+
+    return Streamable("csv", sha, whole_file=quote or not utf8 or needs_whole_file(path))
 
 
 @dataclass
