@@ -33,6 +33,7 @@ __all__ = [
 F8 = npt.NDArray[np.float64]
 U8 = npt.NDArray[np.uint64]
 I8 = npt.NDArray[np.int64]
+I4 = npt.NDArray[np.int32]
 
 # Percentile windows up to this many rows are counted by popcounting their words of the row bitset
 # (at most 17 words); longer ones through a Fenwick tree over words, O(log n).
@@ -72,6 +73,11 @@ def _empty_nb(n: int, m: int) -> F8:
 def _empty_keys_nb(n: int, m: int) -> U8:
     """An uninitialised n x m Fortran-ordered uint64 array."""
     return np.empty((m, n), dtype=np.uint64).T
+
+
+def _chunks(m: int) -> int:
+    """How many blocks of columns to share among numba's threads (at least one)."""
+    return max(1, min(m, 4 * numba.get_num_threads()))
 
 
 @njit(cache=True, inline="always")
@@ -284,76 +290,104 @@ def _centred_nb(x: F8, j: int, lo: int, hi: int, nfin: int) -> tuple[float, floa
     return shift, s1, c1, s2, c2
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def _rolling_zscore_into_nb(x: F8, window: int, min_periods: int, out: F8) -> None:
-    """Body of rolling_zscore_nb."""
-    # O(n) per column: compensated sums of d = x - shift and d**2. The shift is moved to the window
-    # mean (O(window)) when, checked every `window` rows, the mean has drifted more than a std from
-    # it, or at once when the variance would lose over six digits to cancellation (a regime change).
-    n, m = x.shape
-    for j in prange(m):
-        shift = 0.0
+# A window's mean may sit this many (squared, scaled) standard deviations from the shift before its
+# variance is taken afresh: the shifted sums then keep about 10 of 16 digits (see _zscore_column_nb).
+_Z_CANCEL = 1e4
+
+
+@njit(cache=True, error_model="numpy")
+def _zscore_column_nb(x: F8, j: int, window: int, min_periods: int, out: F8, suf1: F8, suf2: F8) -> None:
+    """Rolling z-score of column j into out[:, j]; suf1 and suf2 are scratch of window + 1 floats."""
+    # Rows are cut into blocks of `window`. A window ending in block b is a suffix of block b - 1 plus
+    # a prefix of block b, so its sums of d = x - shift and d**2 are one suffix sum plus one prefix
+    # sum, each of at most `window` values of the window itself: nothing is ever subtracted, so no
+    # error from older rows is carried (no drift, outliers leaving do no harm). The shift is the mean
+    # of the two blocks; a window whose mean is far from it in units of its std (a regime change, an
+    # outlier next door) would lose digits to cancellation, so its moments are then taken afresh,
+    # centred on its own mean (O(window), rare). Infinite values are counted, never summed.
+    n = x.shape[0]
+    w = window
+    cnt = 0  # valid (non-NaN) values in the window
+    ninf = 0  # infinite values in the window
+    prev = -1  # row of the latest valid value
+    last = 0.0  # its value
+    other = -1  # row of the latest valid value that differs from its successor
+    suf1[w] = 0.0
+    suf2[w] = 0.0
+    for b0 in range(0, n, w):
+        b1 = min(n, b0 + w)
+        p0 = b0 - w  # the previous block's first row (negative for the first block: empty)
+        t = 0.0
+        k = 0
+        for r in range(max(p0, 0), b1):
+            u = x[r, j]
+            if u - u == 0.0:  # finite
+                t += u
+                k += 1
+        shift = t / k if k > 0 else 0.0
+        # suffix sums of the previous block: suf[q] covers its rows q .. w - 1
         s1 = 0.0
-        c1 = 0.0
         s2 = 0.0
-        c2 = 0.0
-        nfin = 0  # finite values in the window
-        ninf = 0  # infinite values in the window
-        since = 0  # rows since the last drift check
-        prev = -1  # row of the latest valid value
-        last = 0.0  # its value
-        other = -1  # row of the latest valid value that differs from its successor
-        for i in range(n):
-            lo = max(i - window + 1, 0)
+        for q in range(w - 1, 0, -1):
+            r = p0 + q
+            if r >= 0:
+                u = x[r, j]
+                if u - u == 0.0:
+                    d = u - shift
+                    s1 += d
+                    s2 += d * d
+            suf1[q] = s1
+            suf2[q] = s2
+        s1 = 0.0
+        s2 = 0.0
+        for i in range(b0, b1):
             v = x[i, j]
-            if v == v:
-                if prev >= 0 and last != v:
-                    other = prev
+            valid = v == v
+            if valid:
+                cnt += 1
+                other = prev if (prev >= 0 and last != v) else other
                 prev = i
                 last = v
-                if np.isfinite(v):
-                    if nfin == 0:
-                        shift = v  # centre on the first value; sums are all zero here
-                    nfin += 1
+                if v - v == 0.0:
                     d = v - shift
-                    s1, c1 = _add_nb(s1, c1, d)
-                    s2, c2 = _add_nb(s2, c2, d * d)
+                    s1 += d
+                    s2 += d * d
                 else:
                     ninf += 1
-            if i >= window:
-                u = x[i - window, j]
+            lo = i - w + 1
+            if lo > 0:
+                u = x[lo - 1, j]
                 if u == u:
-                    if np.isfinite(u):
-                        nfin -= 1
-                        d = u - shift
-                        s1, c1 = _add_nb(s1, c1, -d)
-                        s2, c2 = _add_nb(s2, c2, -(d * d))
-                    else:
+                    cnt -= 1
+                    if u - u != 0.0:
                         ninf -= 1
-            since += 1
-            if nfin == 0:
-                s1 = c1 = s2 = c2 = 0.0
-                since = 0
-            elif since >= window:
-                since = 0
-                a = s1 + c1
-                if a * a > nfin * ((s2 + c2) - a * a / nfin):
-                    shift, s1, c1, s2, c2 = _centred_nb(x, j, lo, i, nfin)
-            cnt = nfin + ninf
-            if v != v or cnt < min_periods or cnt < 2 or ninf > 0 or other < lo:
+            if not valid or cnt < min_periods or cnt < 2 or ninf > 0 or other < lo:
                 # `other` before the window: every valid value in it is equal, so std is 0
                 out[i, j] = np.nan
                 continue
-            a = s1 + c1
-            m2 = (s2 + c2) - a * a / nfin
-            if a * a >= 1e6 * nfin * m2:
-                shift, s1, c1, s2, c2 = _centred_nb(x, j, lo, i, nfin)
-                a = s1 + c1
-                m2 = (s2 + c2) - a * a / nfin
+            nfin = cnt
+            a = s1 + suf1[i - b0 + 1]
+            m2 = (s2 + suf2[i - b0 + 1]) - a * a / nfin
+            c = shift
+            if a * a >= _Z_CANCEL * nfin * m2:
+                c, a1, ca, a2, cb = _centred_nb(x, j, max(lo, 0), i, nfin)
+                a = a1 + ca
+                m2 = (a2 + cb) - a * a / nfin
             if m2 <= 0.0:
                 out[i, j] = np.nan
-                continue
-            out[i, j] = (v - (shift + a / nfin)) / np.sqrt(m2 / (nfin - 1))
+            else:
+                out[i, j] = (v - (c + a / nfin)) / np.sqrt(m2 / (nfin - 1))
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _rolling_zscore_into_nb(x: F8, window: int, min_periods: int, out: F8, chunks: int) -> None:
+    """Body of rolling_zscore_nb: `chunks` blocks of columns in parallel, one scratch each."""
+    m = x.shape[1]
+    for c in prange(chunks):
+        suf1 = np.empty(window + 1)
+        suf2 = np.empty(window + 1)
+        for j in range(c * m // chunks, (c + 1) * m // chunks):
+            _zscore_column_nb(x, j, window, min_periods, out, suf1, suf2)
 
 
 def rolling_zscore_nb(x: F8, window: int, min_periods: int) -> F8:
@@ -361,7 +395,7 @@ def rolling_zscore_nb(x: F8, window: int, min_periods: int) -> F8:
     _check(window, min_periods)
     x = _as_2d(x)
     out = _empty_nb(*x.shape)
-    _rolling_zscore_into_nb(x, window, min_periods, out)
+    _rolling_zscore_into_nb(x, window, min_periods, out, _chunks(x.shape[1]))
     return out
 
 
@@ -433,70 +467,106 @@ def _count_between_nb(bits: U8, lo: int, hi: int) -> int:
     return s
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def _percentile_from_keys_nb(x: F8, keys: U8, out: F8, idx_bits: int, window: int, min_periods: int) -> None:
-    """Rolling percentile from column-sorted keys into `out` (which may share the keys' memory)."""
-    n, m = x.shape
+@njit(cache=True, error_model="numpy")
+def _percentile_column_nb(
+    x: F8,
+    keys: U8,
+    out: F8,
+    j: int,
+    idx_bits: int,
+    window: int,
+    min_periods: int,
+    scratch: tuple[I8, F8, U8, I4, I4],
+) -> None:
+    """Rolling percentile of column j from its sorted keys into out[:, j] (which may be the keys)."""
+    rows, vals, bits, tree, le = scratch
+    n = x.shape[0]
     low = np.uint64((1 << idx_bits) - 1)
-    nw = (n >> 6) + 1
     use_tree = window > _DIRECT_ROWS
-    for j in prange(m):
-        nv = 0
-        for i in range(n):
-            if x[i, j] == x[i, j]:
-                nv += 1
-        rows = np.empty(nv, dtype=np.int64)
-        vals = np.empty(nv)
-        for p in range(nv):
-            rows[p] = np.int64(keys[p, j] & low)
-            vals[p] = x[rows[p], j]
-        # keys that agree above the row bits may be out of value order: rare, re-sort exactly
-        for p in range(1, nv):
-            if vals[p] < vals[p - 1]:
-                perm = np.argsort(vals, kind="mergesort")
-                rows = rows[perm]
-                vals = vals[perm]
-                break
-        # mark rows in a bitset by increasing value; once a group of equal values is marked, the
-        # marked rows inside a row's window are the window's values <= its own
-        bits = np.zeros(nw, dtype=np.uint64)
-        tree = np.zeros(nw + 1, dtype=np.int32)  # Fenwick tree of marked rows per word
-        le = np.empty(n, dtype=np.int32)
-        p = 0
-        while p < nv:
-            e = p + 1
-            while e < nv and vals[e] == vals[p]:
-                e += 1
-            for q in range(p, e):
-                i = rows[q]
-                bits[i >> 6] |= np.uint64(1) << np.uint64(i & 63)
-                if use_tree:
-                    k = (i >> 6) + 1
-                    while k <= nw:
-                        tree[k] += 1
-                        k += k & -k
-            for q in range(p, e):
-                i = rows[q]
-                if use_tree:
-                    c = _count_upto_nb(bits, tree, i)
-                    if i >= window:
-                        c -= _count_upto_nb(bits, tree, i - window)
-                    le[i] = c
-                else:
-                    le[i] = _count_between_nb(bits, i - window, i)
-            p = e
-        # the column's keys are all read: its output may overwrite them now
-        cnt = 0
-        for i in range(n):
-            v = x[i, j]
-            if v == v:
-                cnt += 1
-            if i >= window and x[i - window, j] == x[i - window, j]:
-                cnt -= 1
-            if v != v or cnt < min_periods:
-                out[i, j] = np.nan
+    # rows are offset by `off` bits in the bitset, so a window never starts before its first word
+    off = 0 if use_tree else ((window + 63) >> 6) << 6
+    nw = (off >> 6) + (n >> 6) + 1
+    nv = 0
+    for i in range(n):
+        if x[i, j] == x[i, j]:
+            nv += 1
+    for p in range(nv):
+        r = np.int64(keys[p, j] & low)
+        rows[p] = r
+        vals[p] = x[r, j]
+    # keys that agree above the row bits may be out of value order: rare, re-sort exactly
+    for p in range(1, nv):
+        if vals[p] < vals[p - 1]:
+            perm = np.argsort(vals[:nv], kind="mergesort")
+            rows[:nv] = rows[:nv][perm]
+            vals[:nv] = vals[:nv][perm]
+            break
+    bits[:nw] = 0
+    if use_tree:
+        tree[: nw + 1] = 0  # Fenwick tree of marked rows per word
+    # mark rows in the bitset by increasing value; once a group of equal values is marked, the
+    # marked rows inside a row's window are the window's values <= its own
+    p = 0
+    while p < nv:
+        v = vals[p]
+        e = p
+        while e < nv and vals[e] == v:
+            i = rows[e] + off
+            bits[i >> 6] |= np.uint64(1) << np.uint64(i & 63)
+            if use_tree:
+                k = (i >> 6) + 1
+                while k <= nw:
+                    tree[k] += 1
+                    k += k & -k
+            e += 1
+        for q in range(p, e):
+            i = rows[q]
+            if use_tree:
+                c = _count_upto_nb(bits, tree, i)
+                if i >= window:
+                    c -= _count_upto_nb(bits, tree, i - window)
+                le[i] = c
             else:
-                out[i, j] = le[i] / cnt
+                b = i + off
+                a = b - window + 1
+                wa = a >> 6
+                wb = b >> 6
+                c = _popcount_nb(bits[wa] & (_ALL << np.uint64(a & 63)))
+                for wd in range(wa + 1, wb + 1):
+                    c += _popcount_nb(bits[wd])
+                le[i] = c - _popcount_nb(bits[wb] & ~(_ALL >> np.uint64(63 - (b & 63))))
+        p = e
+    # the column's keys are all read: its output may overwrite them now
+    cnt = 0
+    for i in range(n):
+        v = x[i, j]
+        if v == v:
+            cnt += 1
+        if i >= window and x[i - window, j] == x[i - window, j]:
+            cnt -= 1
+        if v != v or cnt < min_periods:
+            out[i, j] = np.nan
+        else:
+            out[i, j] = le[i] / cnt
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _percentile_from_keys_nb(
+    x: F8, keys: U8, out: F8, idx_bits: int, window: int, min_periods: int, chunks: int
+) -> None:
+    """Rolling percentile from column-sorted keys: `chunks` blocks of columns in parallel."""
+    n, m = x.shape
+    nw = ((window + 63) >> 6) + (n >> 6) + 1
+    for c in prange(chunks):
+        scratch = (
+            np.empty(n, dtype=np.int64),
+            np.empty(n),
+            np.empty(nw, dtype=np.uint64),
+            np.empty(nw + 1, dtype=np.int32),
+            np.empty(n, dtype=np.int32),
+        )
+        for j in range(c * m // chunks, (c + 1) * m // chunks):
+            _percentile_column_nb(x, keys, out, j, idx_bits, window, min_periods, scratch)
 
 
 def rolling_percentile_nb(x: F8, window: int, min_periods: int) -> F8:
@@ -522,5 +592,5 @@ def rolling_percentile_nb(x: F8, window: int, min_periods: int) -> F8:
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(lambda a, b: keys[:, a:b].sort(axis=0), edges[:-1], edges[1:]))
     out = keys.view(np.float64)  # same shape and order: each column's keys give way to its results
-    _percentile_from_keys_nb(xf, keys, out, idx_bits, window, min_periods)
+    _percentile_from_keys_nb(xf, keys, out, idx_bits, window, min_periods, _chunks(m))
     return out
