@@ -296,64 +296,88 @@ _Z_CANCEL = 1e4
 
 
 @njit(cache=True, error_model="numpy")
-def _zscore_column_nb(x: F8, j: int, window: int, min_periods: int, out: F8, suf1: F8, suf2: F8) -> None:
-    """Rolling z-score of column j into out[:, j]; suf1 and suf2 are scratch of window + 1 floats."""
+def _zscore_column_nb(x: F8, j: int, window: int, min_periods: int, out: F8, sums: F8, buf: F8) -> None:
+    """Rolling z-score of column j into out[:, j]; scratch `sums`: 2 per block, `buf`: 8 x (window + 1)."""
     # Rows are cut into blocks of `window`. A window ending in block b is a suffix of block b - 1 plus
     # a prefix of block b, so its sums of d = x - shift and d**2 are one suffix sum plus one prefix
     # sum, each of at most `window` values of the window itself: nothing is ever subtracted, so no
-    # error from older rows is carried (no drift, outliers leaving do no harm). The shift is the mean
-    # of the two blocks; a window whose mean is far from it in units of its std (a regime change, an
-    # outlier next door) would lose digits to cancellation, so its moments are then taken afresh,
-    # centred on its own mean (O(window), rare). Infinite values are counted, never summed.
+    # error from older rows is carried (no drift; an outlier leaving does no harm). The shift for
+    # windows ending in block b is the mean of blocks b - 1 and b. A window whose mean lies far from
+    # it in units of its std (a regime change, an outlier next door) would lose digits to
+    # cancellation, so its moments are then taken afresh, centred on its own mean (O(window), rare).
+    # Infinite values are counted, never summed. One loop runs the prefix sums of block b and the
+    # suffix sums of block b (for block b + 1) side by side; a second, branch-free loop divides.
     n = x.shape[0]
     w = window
+    nblocks = (n + w - 1) // w
+    for b in range(nblocks):
+        t = 0.0
+        k = 0.0
+        for r in range(b * w, min(n, b * w + w)):
+            u = x[r, j]
+            fin = u - u == 0.0
+            t += u if fin else 0.0
+            k += 1.0 if fin else 0.0
+        sums[2 * b] = t
+        sums[2 * b + 1] = k
+    pre1 = buf[0 : w + 1]
+    pre2 = buf[w + 1 : 2 * w + 2]
+    nf = buf[2 * w + 2 : 3 * w + 3]
+    ok = buf[3 * w + 3 : 4 * w + 4]
+    suf1 = buf[4 * w + 4 : 5 * w + 5]  # suffix sums of the previous block, for this block's shift
+    suf2 = buf[5 * w + 5 : 6 * w + 6]
+    nxt1 = buf[6 * w + 6 : 7 * w + 7]  # suffix sums of this block, for the next block's shift
+    nxt2 = buf[7 * w + 7 : 8 * w + 8]
+    suf1[:] = 0.0
+    suf2[:] = 0.0
+    nxt1[w] = 0.0
+    nxt2[w] = 0.0
     cnt = 0  # valid (non-NaN) values in the window
     ninf = 0  # infinite values in the window
     prev = -1  # row of the latest valid value
     last = 0.0  # its value
     other = -1  # row of the latest valid value that differs from its successor
-    suf1[w] = 0.0
-    suf2[w] = 0.0
-    for b0 in range(0, n, w):
-        b1 = min(n, b0 + w)
-        p0 = b0 - w  # the previous block's first row (negative for the first block: empty)
-        t = 0.0
-        k = 0
-        for r in range(max(p0, 0), b1):
-            u = x[r, j]
-            if u - u == 0.0:  # finite
-                t += u
-                k += 1
-        shift = t / k if k > 0 else 0.0
-        # suffix sums of the previous block: suf[q] covers its rows q .. w - 1
-        s1 = 0.0
-        s2 = 0.0
-        for q in range(w - 1, 0, -1):
-            r = p0 + q
-            if r >= 0:
-                u = x[r, j]
-                if u - u == 0.0:
-                    d = u - shift
-                    s1 += d
-                    s2 += d * d
-            suf1[q] = s1
-            suf2[q] = s2
-        s1 = 0.0
-        s2 = 0.0
-        for i in range(b0, b1):
+    for b in range(nblocks):
+        b0 = b * w
+        size = min(n, b0 + w) - b0
+        tot = sums[2 * b] + (sums[2 * b - 2] if b > 0 else 0.0)
+        num = sums[2 * b + 1] + (sums[2 * b - 1] if b > 0 else 0.0)
+        shift = tot / num if num > 0.0 else 0.0
+        has_next = b + 1 < nblocks
+        nshift = 0.0
+        if has_next:
+            num = sums[2 * b + 1] + sums[2 * b + 3]
+            if num > 0.0:
+                nshift = (sums[2 * b] + sums[2 * b + 2]) / num
+        p1 = 0.0
+        p2 = 0.0
+        q1 = 0.0
+        q2 = 0.0
+        for q in range(size):
+            i = b0 + q
             v = x[i, j]
+            fin = v - v == 0.0
+            d = v - shift if fin else 0.0
+            p1 += d
+            p2 += d * d
+            pre1[q] = p1
+            pre2[q] = p2
+            if has_next:  # size == w here
+                r = b0 + w - 1 - q
+                u = x[r, j]
+                e = u - nshift if u - u == 0.0 else 0.0
+                q1 += e
+                q2 += e * e
+                nxt1[w - 1 - q] = q1
+                nxt2[w - 1 - q] = q2
             valid = v == v
             if valid:
                 cnt += 1
+                if not fin:
+                    ninf += 1
                 other = prev if (prev >= 0 and last != v) else other
                 prev = i
                 last = v
-                if v - v == 0.0:
-                    d = v - shift
-                    s1 += d
-                    s2 += d * d
-                else:
-                    ninf += 1
             lo = i - w + 1
             if lo > 0:
                 u = x[lo - 1, j]
@@ -361,33 +385,45 @@ def _zscore_column_nb(x: F8, j: int, window: int, min_periods: int, out: F8, suf
                     cnt -= 1
                     if u - u != 0.0:
                         ninf -= 1
-            if not valid or cnt < min_periods or cnt < 2 or ninf > 0 or other < lo:
-                # `other` before the window: every valid value in it is equal, so std is 0
-                out[i, j] = np.nan
-                continue
-            nfin = cnt
-            a = s1 + suf1[i - b0 + 1]
-            m2 = (s2 + suf2[i - b0 + 1]) - a * a / nfin
-            c = shift
-            if a * a >= _Z_CANCEL * nfin * m2:
-                c, a1, ca, a2, cb = _centred_nb(x, j, max(lo, 0), i, nfin)
-                a = a1 + ca
-                m2 = (a2 + cb) - a * a / nfin
-            if m2 <= 0.0:
-                out[i, j] = np.nan
-            else:
-                out[i, j] = (v - (c + a / nfin)) / np.sqrt(m2 / (nfin - 1))
+            # `other` before the window: every valid value in it is equal, so std is 0
+            good = valid and cnt >= min_periods and cnt >= 2 and ninf == 0 and other >= lo
+            ok[q] = 1.0 if good else 0.0
+            nf[q] = cnt
+        redo = 0
+        for q in range(size):
+            c = nf[q]
+            a = pre1[q] + suf1[q + 1]
+            m2 = (pre2[q] + suf2[q + 1]) - a * a / c
+            z = (x[b0 + q, j] - (shift + a / c)) / np.sqrt(m2 / (c - 1.0))
+            far = a * a >= _Z_CANCEL * c * m2
+            redo += 1 if (ok[q] != 0.0 and far) else 0
+            out[b0 + q, j] = z if (ok[q] != 0.0 and not far) else np.nan
+        if redo:
+            for q in range(size):
+                c = nf[q]
+                a = pre1[q] + suf1[q + 1]
+                m2 = (pre2[q] + suf2[q + 1]) - a * a / c
+                if ok[q] != 0.0 and a * a >= _Z_CANCEL * c * m2:
+                    i = b0 + q
+                    nfin = int(c)
+                    mu, a1, ca, a2, cb = _centred_nb(x, j, max(i - w + 1, 0), i, nfin)
+                    a = a1 + ca
+                    m2 = (a2 + cb) - a * a / nfin
+                    if m2 > 0.0:
+                        out[i, j] = (x[i, j] - (mu + a / nfin)) / np.sqrt(m2 / (nfin - 1))
+        suf1, nxt1 = nxt1, suf1
+        suf2, nxt2 = nxt2, suf2
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def _rolling_zscore_into_nb(x: F8, window: int, min_periods: int, out: F8, chunks: int) -> None:
     """Body of rolling_zscore_nb: `chunks` blocks of columns in parallel, one scratch each."""
-    m = x.shape[1]
+    n, m = x.shape
     for c in prange(chunks):
-        suf1 = np.empty(window + 1)
-        suf2 = np.empty(window + 1)
+        sums = np.empty(2 * ((n + window - 1) // window) + 2)
+        buf = np.empty(8 * (window + 1))
         for j in range(c * m // chunks, (c + 1) * m // chunks):
-            _zscore_column_nb(x, j, window, min_periods, out, suf1, suf2)
+            _zscore_column_nb(x, j, window, min_periods, out, sums, buf)
 
 
 def rolling_zscore_nb(x: F8, window: int, min_periods: int) -> F8:
