@@ -35,19 +35,26 @@ def report(
         Path | None,
         typer.Option("--out", help="Output file (default: reports/etfflow-report-<as_of>.<ext>)."),
     ] = None,
+    rules: Annotated[
+        str, typer.Option(help="framework (the framework's rules) or etfflow (etfflow's variants).")
+    ] = "framework",
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write the dated ETF flow report (broad market, sectors, styles, bonds, themes, signals)."""
     if fmt not in FORMATS:
         raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
-    from etfflow.report.build import report_from_store
+    from etfflow.report.build import ReportOptions, report_from_store
     from etfflow.report.html import render_html
     from etfflow.report.markdown import render_markdown
+    from etfflow.signals.rules import PRESETS
 
+    if rules not in PRESETS:
+        raise typer.BadParameter(f"use one of {', '.join(PRESETS)}", param_hint="--rules")
     with handled():
         with Store(db, read_only=True) as store:
-            rep = report_from_store(store, as_of=as_of.date() if as_of else None, window=window)
+            opts = ReportOptions(rules=PRESETS[rules])
+            rep = report_from_store(store, as_of=as_of.date() if as_of else None, window=window, options=opts)
         data = rep.as_dict()
         if fmt == "md":
             text = render_markdown(rep)
