@@ -29,6 +29,7 @@ from etfflow.flows.aggregate import to_period
 from etfflow.flows.flags import Flag, decode
 from etfflow.signals.overview import top_flows, window_totals
 from etfflow.signals.sectors import sector_snapshot
+from etfflow.signals.tracker import MARKET_COLUMNS, category_tickers, market_columns
 from etfflow.store import Store
 
 DEMO_DB = Path("~/.etfflow/demo.duckdb")
@@ -141,8 +142,11 @@ def flows(
         )
         if f.height == 0:
             raise NotFoundError(f"no flows for {t} in {store.path} (import its data first)")
+        f = market_columns(store, f)  # close, price_change, volume, volume_ratio, divergence, creation_units
     if freq == "d":
-        out = f.select("date", "flow_usd", "aum_prev_usd", "flow_pct_aum", "flags", "available_on")
+        out = f.select(
+            "date", "flow_usd", "aum_prev_usd", "flow_pct_aum", *MARKET_COLUMNS, "flags", "available_on"
+        )
     else:
         out = to_period(f, freq).select(
             "date", "flow_usd", pl.col("aum_start_usd").alias("aum_prev_usd"), "flow_pct_aum", "flags", "days"
@@ -192,8 +196,8 @@ def top(
         label = pipeline.synthetic_label(store)
         f, funds = pipeline.load_flows(store)
         totals = window_totals(f, funds, window=window)
-        if category:
-            totals = totals.filter(pl.col("category") == category)
+        if category:  # a category (sector, ...) or an asset class (equity, bond, ...)
+            totals = totals.filter(pl.col("ticker").is_in(category_tickers(funds, category)))
             if totals.height == 0:
                 raise NotFoundError(f"no funds of category {category!r} with flows in the warehouse")
     inflows, outflows = top_flows(totals, n=n, by=key)

@@ -1,0 +1,316 @@
+"""Commands from the seed documents: tracker signals, premium/discount and arbitrage, creation units."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+
+from etfflow import pipeline
+from etfflow.cli.app import (
+    DbOpt,
+    JsonOpt,
+    app,
+    console,
+    emit_json,
+    fmt_pct,
+    fmt_usd,
+    frame_table,
+    handled,
+    nan_to_none,
+)
+from etfflow.errors import NotFoundError
+from etfflow.flows.flags import decode
+from etfflow.store import Store
+
+AsOfOpt = Annotated[
+    dt.datetime | None,
+    typer.Option("--as-of", formats=["%Y-%m-%d"], help="Date: only data known by then (default: latest)."),
+]
+
+
+def _label(store: Store) -> str | None:
+    return pipeline.synthetic_label(store)
+
+
+def _prices(store: Store, tickers: list[str] | None, start: dt.date | None = None) -> pl.DataFrame:
+    from etfflow.flows.daily import merge_sources
+
+    d = store.read("daily", tickers=tickers, start=start)
+    if d.height == 0:
+        return pl.DataFrame(
+            schema={
+                "date": pl.Date,
+                "ticker": pl.String,
+                "close": pl.Float64,
+                "nav": pl.Float64,
+                "volume": pl.Float64,
+            }
+        )
+    return merge_sources(d)
+
+
+def _recent_flows(store: Store, tickers: list[str] | None, day: dt.date | None) -> pl.DataFrame:
+    """The last 120 calendar days of flows of each fund (up to `day` when given, else its own latest)."""
+    if day is not None:
+        return store.read("flows_daily", tickers=tickers, start=day - dt.timedelta(days=120), end=day)
+    where = "WHERE ticker IN (SELECT unnest(?))" if tickers is not None else ""
+    params: list[Any] = [tickers] if tickers is not None else []
+    last = store.query(f"SELECT ticker, max(date) AS last FROM flows_daily {where} GROUP BY ticker", params)
+    if last.height == 0:
+        return store.read("flows_daily", tickers=tickers, end=day)
+    start = last["last"].min()
+    assert isinstance(start, dt.date)
+    f = store.read("flows_daily", tickers=tickers, start=start - dt.timedelta(days=120))
+    return (
+        f.join(last, on="ticker")
+        .filter(pl.col("date") >= pl.col("last") - pl.duration(days=120))
+        .drop("last")
+    )
+
+
+@app.command()
+def signals(
+    tickers: Annotated[
+        list[str] | None, typer.Argument(help="Fund tickers (all funds when omitted).")
+    ] = None,
+    category: Annotated[
+        str | None,
+        typer.Option(help="A category (sector, thematic, ...) or asset class (equity, bond, commodity)."),
+    ] = None,
+    as_of: AsOfOpt = None,
+    n: Annotated[int, typer.Option(help="Rows to show (all with --json).")] = 30,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Tracker flow signals: BUY/SELL/NEUTRAL with a 0-100 strength from flow, price and volume scores."""
+    from etfflow.signals.tracker import category_tickers, tracker_signals
+
+    day = as_of.date() if as_of else None
+    with handled(), Store(db, read_only=True) as store:
+        label = _label(store)
+        funds = pipeline.funds_table(store)
+        want = [t.upper() for t in tickers] if tickers else None
+        if category:
+            cat = category_tickers(funds, category)
+            want = [t for t in want if t in cat] if want else cat
+        flows = _recent_flows(store, want, day)
+        if flows.height == 0:
+            raise NotFoundError(f"no flows for {', '.join(want) if want else 'any fund'} in {store.path}")
+        first = flows["date"].min()
+        assert isinstance(first, dt.date)
+        prices = _prices(store, want, first - dt.timedelta(days=60))
+        table = tracker_signals(flows, prices, funds, as_of=day, tickers=want)
+    if as_json:
+        emit_json({"label": label, "as_of": day, "signals": nan_to_none(table).to_dicts()})
+        return
+    if label:
+        console.print(f"[bold yellow]{label}[/]", highlight=False)
+    shown = table.head(n).select(
+        "ticker",
+        "date",
+        "signal",
+        "strength",
+        "flow_1d_usd",
+        "flow_5d_usd",
+        "flow_20d_usd",
+        "flow_20d_pct",
+        "return_20d",
+        "volume_ratio",
+    )
+    console.print(
+        frame_table(
+            f"Flow signals ({table.height} funds; strongest first)",
+            shown,
+            {
+                "flow_1d_usd": fmt_usd,
+                "flow_5d_usd": fmt_usd,
+                "flow_20d_usd": fmt_usd,
+                "flow_20d_pct": fmt_pct,
+                "return_20d": fmt_pct,
+                "volume_ratio": lambda x: "n/a" if x is None else f"{x:.2f}x",
+            },
+        )
+    )
+    for x in table.head(n).select("ticker", "reason").to_dicts():
+        console.print(f"  {x['ticker']}: {x['reason']}", highlight=False)
+    counts = table.group_by("signal").len().sort("signal").to_dicts()
+    console.print(
+        "Scoring: composite = 0.5 flow + 0.3 price + 0.2 volume (each -1 .. +1); BUY >= +0.2, SELL <= -0.2; "
+        "strength = 100 x |composite|. "
+        + ", ".join(f"{c['signal'] or 'no signal'} {c['len']}" for c in counts),
+        highlight=False,
+    )
+
+
+@app.command()
+def premium(
+    ticker: Annotated[str, typer.Argument(help="Fund ticker.")],
+    band: Annotated[
+        float, typer.Option(help="Arbitrage cost band, as a fraction (0.0025 = 0.25%).", min=0.0)
+    ] = 0.0025,
+    follow: Annotated[
+        int, typer.Option(help="Sessions after the premium in which creations may follow.", min=0)
+    ] = 1,
+    start: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    n: Annotated[int, typer.Option(help="Largest premium sessions to list.")] = 10,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Premium/discount (close vs NAV) and whether creations followed premiums and redemptions discounts."""
+    from etfflow.signals.premium import arbitrage_view
+
+    t = ticker.upper()
+    s, e = (start.date() if start else None), (end.date() if end else None)
+    with handled(), Store(db, read_only=True) as store:
+        label = _label(store)
+        daily = _prices(store, [t], s)
+        if e is not None:
+            daily = daily.filter(pl.col("date") <= e)
+        flows = store.read("flows_daily", tickers=[t], start=s, end=e)
+        if daily.height == 0 or "nav" not in daily.columns or daily["nav"].drop_nulls().len() == 0:
+            raise NotFoundError(f"no NAV for {t} in {store.path}: premium/discount needs close and NAV")
+        if daily["close"].drop_nulls().len() == 0:
+            raise NotFoundError(
+                f"no closing price for {t} in {store.path}: premium/discount needs close and NAV"
+            )
+        view = arbitrage_view(t, daily, flows, band=band, follow=follow)
+    if as_json:
+        emit_json({"label": label, **view.as_dict()})
+        return
+    if label:
+        console.print(f"[bold yellow]{label}[/]", highlight=False)
+    console.print(
+        f"{t}: {view.sessions:,} sessions with close, NAV and flows; "
+        f"mean premium {fmt_pct(view.mean_premium, 3)}, "
+        f"median |premium| {fmt_pct(view.median_abs_premium, 3).lstrip('+')}; beyond +/-{band:.2%}: "
+        f"{view.above} premiums, {view.below} discounts.",
+        highlight=False,
+    )
+    rows = pl.DataFrame(
+        [
+            {
+                "after": "premium > band",
+                "sessions": view.above,
+                "creations": view.above_created,
+                "redemptions": view.above_redeemed,
+            },
+            {
+                "after": "discount < -band",
+                "sessions": view.below,
+                "creations": view.below_created,
+                "redemptions": view.below_redeemed,
+            },
+        ]
+    )
+    console.print(frame_table(f"Net creations on the day and the next {follow} session(s)", rows, {}))
+    console.print(f"Arbitrage: {view.verdict}.", highlight=False)
+    big = view.table.sort(pl.col("premium").abs(), descending=True).head(n)
+    console.print(
+        frame_table(
+            "Largest premiums and discounts",
+            big,
+            {"premium": lambda x: fmt_pct(x, 3), "net_shares": lambda x: f"{x:+,.0f}"},
+        )
+    )
+
+
+@app.command()
+def units(
+    ticker: Annotated[str, typer.Argument(help="Fund ticker.")],
+    freq: Annotated[
+        str,
+        typer.Option(help="d (daily net units) or m (monthly, beside N-PORT gross sales and redemptions)."),
+    ] = "m",
+    start: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Creations/redemptions in creation units; monthly N-PORT gross sales and redemptions beside the net."""
+    from etfflow.signals.units import daily_units, monthly_units
+
+    if freq not in ("d", "m"):
+        raise typer.BadParameter("use d or m", param_hint="--freq")
+    t = ticker.upper()
+    s, e = (start.date() if start else None), (end.date() if end else None)
+    with handled(), Store(db, read_only=True) as store:
+        label = _label(store)
+        funds = pipeline.funds_table(store).filter(pl.col("ticker") == t)
+        unit = funds["creation_unit_shares"].drop_nulls().to_list() if funds.height else []
+        cu = float(unit[0]) if unit else None
+        flows = store.read("flows_daily", tickers=[t], start=s, end=e)
+        if flows.height == 0:
+            raise NotFoundError(f"no flows for {t} in {store.path}")
+        nport = pipeline.nport_table(store, t) if freq == "m" else pl.DataFrame()
+        if freq == "m" and nport.height:
+            if s:
+                nport = nport.filter(pl.col("month_end") >= s)
+            if e:
+                nport = nport.filter(pl.col("month_end") <= e)
+    table = (
+        daily_units(flows, cu)
+        if freq == "d"
+        else monthly_units(flows, nport if nport.height else _empty_nport(), cu)
+    )
+    payload: dict[str, Any] = {
+        "label": label,
+        "ticker": t,
+        "creation_unit_shares": cu,
+        "freq": freq,
+        "rows": nan_to_none(table).to_dicts(),
+    }
+    if as_json:
+        emit_json(payload)
+        return
+    if label:
+        console.print(f"[bold yellow]{label}[/]", highlight=False)
+    unit_txt = (
+        f"creation unit {cu:,.0f} shares"
+        if cu
+        else "creation unit unknown (import N-CEN or set it in the taxonomy)"
+    )
+    shown = table.tail(40)
+    fm: dict[str, Callable[[Any], str]] = {
+        c: fmt_usd
+        for c in (
+            "daily_net_usd",
+            "sales",
+            "reinvestment",
+            "redemption",
+            "nport_net_usd",
+            "difference_usd",
+            "flow_usd",
+        )
+    }
+    fm |= {
+        "shares_change": lambda x: "n/a" if x is None else f"{x:+,.0f}",
+        "net_shares": lambda x: "n/a" if x is None else f"{x:+,.0f}",
+        "gross_to_net": lambda x: "n/a" if x is None else f"{x:,.1f}x",
+        "flags": lambda x: ",".join(decode(x)) if x else "",
+        "units": lambda x: "n/a" if x is None else f"{x:+,.2f}",
+        "net_units": lambda x: "n/a" if x is None else f"{x:+,.2f}",
+    }
+    console.print(
+        frame_table(
+            f"{t} creations/redemptions ({unit_txt}); last {shown.height} of {table.height} rows", shown, fm
+        )
+    )
+    if freq == "m" and nport.height == 0:
+        console.print("No N-PORT rows for this fund: gross sales and redemptions are unknown (not zero).")
+
+
+def _empty_nport() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "month_end": pl.Date,
+            "sales": pl.Float64,
+            "reinvestment": pl.Float64,
+            "redemption": pl.Float64,
+            "net_flow": pl.Float64,
+        }
+    )

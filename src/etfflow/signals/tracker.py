@@ -1,0 +1,295 @@
+"""The "ETF Flow Tracker" views: BUY/SELL/NEUTRAL flow signals, and flows beside price and volume (pure).
+
+`tracker_signals` scores every fund at one date from three parts, each in [-1, 1]:
+- flow score = clip(F20 / 2%, -1, 1), F20 the 20-session net flow as a fraction of the AUM before
+  the window (2% is the framework's strong threshold: a strong inflow scores +1);
+- price score = clip(R20 / 5%, -1, 1), R20 the 20-session price return (close, else NAV; unknown
+  across a split);
+- volume score = clip(V / V30 - 1, -1, 1) x the sign of (flow score + price score): volume above
+  its 30-session average confirms the direction the other two point to, volume below it weakens it
+  (V30 = mean volume of the 30 sessions before the last, at least 10 known).
+composite = 0.5 flow + 0.3 price + 0.2 volume, the weights of the parts with data rescaled to 1
+(no flow score, no signal). BUY when composite >= 0.2, SELL when <= -0.2, else NEUTRAL;
+strength = round(100 x |composite|), 0-100. The reason names each part with its number.
+These are the tracker's fields with etfflow's own documented weights (the tracker script's exact
+weights are not reproduced); they describe flows and prices, they are not advice.
+
+`flow_detail` adds to daily flows: close, price change, volume, volume / its 30-session average,
+flow/price divergence (money in while the price fell, or out while it rose), the shares change and
+the change in creation units (shares change / the fund's creation unit, where known).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from etfflow.errors import NotFoundError
+from etfflow.flows.flags import EXCLUDED_BY_DEFAULT, Flag
+
+__all__ = [
+    "ASSET_CLASS_ALIASES",
+    "MARKET_COLUMNS",
+    "TRACKER_BANDS",
+    "TRACKER_WEIGHTS",
+    "category_tickers",
+    "flow_detail",
+    "market_columns",
+    "score",
+    "tracker_signals",
+]
+
+TRACKER_WEIGHTS: dict[str, float] = {"flow": 0.5, "price": 0.3, "volume": 0.2}
+TRACKER_BANDS: tuple[float, float] = (0.2, -0.2)
+FLOW_SCALE = 0.02
+PRICE_SCALE = 0.05
+ASSET_CLASS_ALIASES: dict[str, str] = {
+    "bond": "fixed_income",
+    "bonds": "fixed_income",
+    "fixed-income": "fixed_income",
+    "equities": "equity",
+    "stock": "equity",
+    "stocks": "equity",
+    "commodities": "commodity",
+}
+
+
+def category_tickers(funds: pl.DataFrame, name: str) -> list[str]:
+    """Tickers of a category (sector, thematic, ...) or an asset class (equity, bond, commodity)."""
+    key = name.strip().lower().replace(" ", "_")
+    key = ASSET_CLASS_ALIASES.get(key, key)
+    cats = sorted(set(funds["category"].drop_nulls().to_list())) if "category" in funds.columns else []
+    classes = (
+        sorted(set(funds["asset_class"].drop_nulls().to_list())) if "asset_class" in funds.columns else []
+    )
+    if key in cats:
+        return sorted(funds.filter(pl.col("category") == key)["ticker"].to_list())
+    if key in classes:
+        return sorted(funds.filter(pl.col("asset_class") == key)["ticker"].to_list())
+    raise NotFoundError(
+        f"unknown category or asset class {name!r}; categories: {', '.join(cats)}; "
+        f"asset classes: {', '.join(classes)} (also: bond, equities, commodities)"
+    )
+
+
+def _clip(x: float | None, scale: float) -> float | None:
+    if x is None or not np.isfinite(x):
+        return None
+    return float(max(-1.0, min(1.0, x / scale)))
+
+
+def score(
+    f20: float | None, r20: float | None, vol_ratio: float | None
+) -> tuple[str | None, int | None, float | None, dict[str, float | None]]:
+    """Signal, strength (0-100), composite and the three part scores (see the module docstring)."""
+    fs = _clip(f20, FLOW_SCALE)
+    ps = _clip(r20, PRICE_SCALE)
+    vs = None
+    if vol_ratio is not None and np.isfinite(vol_ratio) and fs is not None:
+        direction = np.sign(fs + (ps or 0.0))
+        vs = float(max(-1.0, min(1.0, vol_ratio - 1.0)) * direction)
+    parts = {"flow": fs, "price": ps, "volume": vs}
+    if fs is None:
+        return None, None, None, parts
+    known = {k: v for k, v in parts.items() if v is not None}
+    total_w = sum(TRACKER_WEIGHTS[k] for k in known)
+    comp = sum(TRACKER_WEIGHTS[k] * v for k, v in known.items()) / total_w
+    sig = "BUY" if comp >= TRACKER_BANDS[0] else "SELL" if comp <= TRACKER_BANDS[1] else "NEUTRAL"
+    return sig, round(100 * abs(comp)), comp, parts
+
+
+def _price(prices: pl.DataFrame, nav_fallback: bool = False) -> pl.DataFrame:
+    cols = ["date", "ticker"] + [c for c in ("close", "nav", "volume") if c in prices.columns]
+    p = prices.select(cols)
+    for c in ("close", "nav", "volume"):
+        if c not in p.columns:
+            p = p.with_columns(pl.lit(None, dtype=pl.Float64).alias(c))
+    p = p.with_columns(pl.col("close").cast(pl.Float64), pl.col("volume").cast(pl.Float64))
+    if nav_fallback:
+        p = p.with_columns(pl.coalesce("close", pl.col("nav").cast(pl.Float64)).alias("close"))
+    return p.drop("nav")
+
+
+def flow_detail(
+    flows: pl.DataFrame, prices: pl.DataFrame, funds: pl.DataFrame | None = None, *, volume_days: int = 30
+) -> pl.DataFrame:
+    """Daily flows with price, price change, volume and its ratio, divergence, shares and unit changes."""
+    p = _price(prices).sort("ticker", "date")
+    p = p.with_columns(
+        (pl.col("close") / pl.col("close").shift(1).over("ticker") - 1).alias("price_change"),
+        pl.col("volume")
+        .shift(1)
+        .rolling_mean(volume_days, min_samples=min(10, volume_days))
+        .over("ticker")
+        .alias("volume_avg"),
+    ).with_columns((pl.col("volume") / pl.col("volume_avg")).alias("volume_ratio"))
+    out = flows.join(
+        p.select("date", "ticker", "close", "price_change", "volume", "volume_ratio"),
+        on=["date", "ticker"],
+        how="left",
+    )
+    split = (pl.col("flags").fill_null(0) & int(Flag.SPLIT)) != 0
+    out = out.with_columns(pl.when(split).then(None).otherwise(pl.col("price_change")).alias("price_change"))
+    out = out.with_columns(
+        pl.when((pl.col("flow_usd") > 0) & (pl.col("price_change") < 0))
+        .then(pl.lit("inflow_price_down"))
+        .when((pl.col("flow_usd") < 0) & (pl.col("price_change") > 0))
+        .then(pl.lit("outflow_price_up"))
+        .otherwise(None)
+        .alias("divergence")
+    )
+    units = None
+    if funds is not None and "creation_unit_shares" in funds.columns:
+        units = funds.select("ticker", pl.col("creation_unit_shares").cast(pl.Float64))
+    if units is not None:
+        out = out.join(units, on="ticker", how="left")
+    else:
+        out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias("creation_unit_shares"))
+    if "shares_change" not in out.columns:
+        out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias("shares_change"))
+    return out.with_columns(
+        (pl.col("shares_change") / pl.col("creation_unit_shares")).alias("creation_units")
+    ).sort("ticker", "date")
+
+
+#: the columns `flow_detail` adds, in the order `etfflow flows` shows them
+MARKET_COLUMNS: tuple[str, ...] = (
+    "close",
+    "price_change",
+    "volume",
+    "volume_ratio",
+    "divergence",
+    "shares_change",
+    "creation_units",
+)
+
+
+def market_columns(store: Any, flows: pl.DataFrame) -> pl.DataFrame:
+    """`flow_detail` of stored flows, reading the prices and creation units they need from `store`.
+
+    (A thin I/O wrapper for the CLI: the computation is `flow_detail`.)
+    """
+    from etfflow.flows.daily import merge_sources
+    from etfflow.pipeline import funds_table
+
+    tickers = sorted(set(flows["ticker"].to_list()))
+    start, end = flows["date"].min(), flows["date"].max()
+    first = start - dt.timedelta(days=60) if isinstance(start, dt.date) else None
+    raw = store.read("daily", tickers=tickers, start=first, end=end)
+    prices = merge_sources(raw) if raw.height else pl.DataFrame(schema={"date": pl.Date, "ticker": pl.String})
+    return flow_detail(flows, prices, funds_table(store).filter(pl.col("ticker").is_in(tickers)))
+
+
+def _reason(f20: float | None, r20: float | None, vr: float | None, sig: str | None) -> str:
+    if f20 is None:
+        return "no 20-session flow"
+    bits = [
+        f"20-session {'inflow' if f20 > 0 else 'outflow' if f20 < 0 else 'flow'} {100 * f20:+.2f}% of AUM"
+    ]
+    bits.append("price change unknown" if r20 is None else f"price {100 * r20:+.2f}% over 20 sessions")
+    if vr is not None:
+        bits.append(f"volume {vr:.2f}x its 30-session average")
+    if sig == "BUY" and r20 is not None and r20 < 0 < f20:
+        bits.append("buying into a falling price")
+    if sig == "SELL" and r20 is not None and r20 > 0 > f20:
+        bits.append("selling into a rising price")
+    return "; ".join(bits)
+
+
+def tracker_signals(
+    flows: pl.DataFrame,
+    prices: pl.DataFrame,
+    funds: pl.DataFrame,
+    *,
+    as_of: dt.date | None = None,
+    tickers: list[str] | None = None,
+    exclude: int = int(EXCLUDED_BY_DEFAULT),
+) -> pl.DataFrame:
+    """One row per fund: signal, strength, 1/5/20-session flows, price and volume, the part scores, a reason.
+
+    Point in time: only flows with `available_on <= as_of` and prices dated on or before it.
+    """
+    f = flows
+    if as_of is not None:
+        f = f.filter(pl.col("date") <= as_of)
+        if "available_on" in f.columns:
+            f = f.filter(pl.col("available_on").is_null() | (pl.col("available_on") <= as_of))
+        prices = prices.filter(pl.col("date") <= as_of)
+    if tickers is not None:
+        f = f.filter(pl.col("ticker").is_in(tickers))
+        prices = prices.filter(pl.col("ticker").is_in(tickers))
+    rows: list[dict[str, Any]] = []
+    p = _price(prices, nav_fallback=True).sort("ticker", "date")
+    by_p = {k[0]: g for k, g in p.group_by("ticker")}
+    for (t,), whole in f.sort("date").group_by("ticker", maintain_order=True):
+        g = whole.tail(20)
+        ok = g.filter(((pl.col("flags").fill_null(0) & exclude) == 0) & pl.col("flow_usd").is_not_null())
+        flow = ok["flow_usd"]
+        tail_dates = g["date"].to_list()
+        f1 = float(ok.filter(pl.col("date") == tail_dates[-1])["flow_usd"].sum()) if ok.height else None
+        f5 = float(ok.filter(pl.col("date").is_in(tail_dates[-5:]))["flow_usd"].sum()) if ok.height else None
+        f20 = float(flow.sum()) if ok.height >= 15 else None
+        aum = g["aum_prev_usd"].drop_nulls()
+        base = float(aum[0]) if aum.len() else None
+        f20_pct = f20 / base if f20 is not None and base else None
+        pr = by_p.get(t)
+        if pr is not None:
+            pr = pr.filter(pl.col("date") <= tail_dates[-1])  # the price of the flow's last trade date
+        close = r20 = vr = None
+        if pr is not None and pr.height:
+            c = pr["close"].to_list()
+            close = c[-1]
+            if len(c) > 20 and c[-21] and close is not None:
+                split = (g["flags"].fill_null(0) & int(Flag.SPLIT)).max() or 0
+                r20 = None if split else close / c[-21] - 1
+            v = pr["volume"].drop_nulls()
+            if v.len() > 10 and v[-1] is not None:
+                avg = v.slice(max(0, v.len() - 31), min(30, v.len() - 1)).mean()
+                vr = float(v[-1]) / float(avg) if avg else None  # type: ignore[arg-type]
+        sig, strength, comp, parts = score(f20_pct, r20, vr)
+        rows.append(
+            {
+                "ticker": t,
+                "date": tail_dates[-1],
+                "signal": sig,
+                "strength": strength,
+                "composite": comp,
+                "flow_1d_usd": f1,
+                "flow_5d_usd": f5,
+                "flow_20d_usd": f20,
+                "flow_20d_pct": f20_pct,
+                "close": close,
+                "return_20d": r20,
+                "volume_ratio": vr,
+                "flow_score": parts["flow"],
+                "price_score": parts["price"],
+                "volume_score": parts["volume"],
+                "reason": _reason(f20_pct, r20, vr, sig),
+            }
+        )
+    schema = {
+        "ticker": pl.String,
+        "date": pl.Date,
+        "signal": pl.String,
+        "strength": pl.Int64,
+        "composite": pl.Float64,
+        "flow_1d_usd": pl.Float64,
+        "flow_5d_usd": pl.Float64,
+        "flow_20d_usd": pl.Float64,
+        "flow_20d_pct": pl.Float64,
+        "close": pl.Float64,
+        "return_20d": pl.Float64,
+        "volume_ratio": pl.Float64,
+        "flow_score": pl.Float64,
+        "price_score": pl.Float64,
+        "volume_score": pl.Float64,
+        "reason": pl.String,
+    }
+    out = pl.DataFrame(rows, schema=schema)
+    info = funds.select("ticker", *[c for c in ("name", "category") if c in funds.columns])
+    return out.join(info, on="ticker", how="left").sort(
+        ["strength", "ticker"], descending=[True, False], nulls_last=True
+    )
