@@ -314,3 +314,165 @@ def _empty_nport() -> pl.DataFrame:
             "net_flow": pl.Float64,
         }
     )
+
+
+def _series_for(store: Store, key: str) -> tuple[str, str | None]:
+    """(series id as stored in `holdings`, ticker) for a ticker, series id or CIK key."""
+    k = key.strip().upper()
+    stored = store.query("SELECT DISTINCT series_id FROM holdings")["series_id"].to_list()
+    if k in stored:
+        funds = pipeline.funds_table(store)
+        hit = (
+            funds.filter(pl.col("series_id") == k)["ticker"].to_list() if "series_id" in funds.columns else []
+        )
+        return k, (hit[0] if hit else None)
+    funds = pipeline.funds_table(store).filter(pl.col("ticker") == k)
+    ids = []
+    if funds.height:
+        if "series_id" in funds.columns:
+            ids += funds["series_id"].drop_nulls().to_list()
+        if "cik" in funds.columns:
+            ids += [f"CIK{c}" for c in funds["cik"].drop_nulls().to_list()]
+    ids += pipeline.nport_table(store, k)["series_id"].unique().to_list()
+    for sid in ids:
+        if sid in stored:
+            return sid, k
+    raise NotFoundError(
+        f"no N-PORT holdings for {key} in {store.path}; stored series: {', '.join(sorted(stored)) or 'none'} "
+        "(`etfflow import` an NPORT-P filing)"
+    )
+
+
+@app.command()
+def holdings(
+    key: Annotated[
+        str | None, typer.Argument(help="Ticker or series id (S000...; CIK... for trusts).")
+    ] = None,
+    date: Annotated[
+        dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Report date (default: latest).")
+    ] = None,
+    compare: Annotated[
+        tuple[dt.datetime, dt.datetime] | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Two report dates: what was added, removed and reweighted."),
+    ] = None,
+    look_through_: Annotated[
+        bool, typer.Option("--look-through", help="Fund flows spread over holdings, summed per security.")
+    ] = False,
+    window: Annotated[int, typer.Option(help="Sessions of fund flows for --look-through.", min=1)] = 20,
+    n: Annotated[int, typer.Option(help="Rows per list.")] = 10,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """N-PORT holdings: positions, top-10 weight, allocation, changes between dates, look-through flows."""
+    from etfflow.signals.holdings import compare_holdings, summarize
+
+    with handled(), Store(db, read_only=True) as store:
+        label = _label(store)
+        if look_through_:
+            table, info = _look_through(store, key, window)
+            if as_json:
+                emit_json({"label": label, **info, "securities": nan_to_none(table).to_dicts()})
+                return
+            console.print(
+                f"Look-through of {info['funds']} fund(s) with holdings, "
+                f"flows {info['start']} .. {info['end']} "
+                f"(net {fmt_usd(info['net_flow_usd'])}): flow x weight, summed per security.",
+                highlight=False,
+            )
+            console.print(
+                frame_table(
+                    "Largest flows into and out of underlying securities",
+                    table.head(n),
+                    {"flow_usd": fmt_usd},
+                )
+            )
+            return
+        if key is None:
+            listing = store.query(
+                "SELECT series_id, count(DISTINCT report_date) AS reports, min(report_date) AS first, "
+                "max(report_date) AS last, count(*) AS rows FROM holdings "
+                "GROUP BY series_id ORDER BY series_id"
+            )
+            if as_json:
+                emit_json({"label": label, "series": listing.to_dicts()})
+                return
+            console.print(frame_table("N-PORT holdings in the warehouse", listing, {}))
+            return
+        sid, ticker = _series_for(store, key)
+        h = store.read("holdings").filter(pl.col("series_id") == sid)
+    with handled():
+        if compare is not None:
+            ch = compare_holdings(h, compare[0].date(), compare[1].date(), n=n)
+            if as_json:
+                emit_json({"label": label, "ticker": ticker, **ch.as_dict()})
+                return
+            console.print(
+                f"{ticker or sid} holdings {ch.start} -> {ch.end}: "
+                f"{ch.positions_start} -> {ch.positions_end} "
+                f"securities; added {ch.added}, removed {ch.removed}, kept {ch.kept}; "
+                f"turnover {ch.turnover:.2%} (one-way, half the sum of weight changes).",
+                highlight=False,
+            )
+            for w in ch.warnings:
+                console.print(f"[bold yellow]warning:[/] {w}", highlight=False)
+            wf = {c: lambda x: "" if x is None else f"{100 * x:.3f}%" for c in ("weight_start", "weight_end")}
+            wf["change"] = lambda x: fmt_pct(x, 3)
+            console.print(frame_table("Largest additions (weight up)", ch.additions, wf))
+            console.print(frame_table("Largest deletions (weight down)", ch.deletions, wf))
+            return
+        s = summarize(h, date.date() if date else None)
+    if as_json:
+        emit_json({"label": label, "ticker": ticker, **s.as_dict()})
+        return
+    pct: Callable[[Any], str] = lambda x: "" if x is None else f"{100 * x:.2f}%"  # noqa: E731
+    console.print(
+        f"{ticker or sid} on {s.report_date}: {s.positions} securities ({s.rows} filing rows), "
+        f"{fmt_usd(s.value_usd).lstrip('+')}; weights sum to {s.weight_sum:.2%} of net assets; "
+        f"top 10 {s.top10_weight:.2%}.",
+        highlight=False,
+    )
+    console.print(frame_table("Top 10 positions", s.top10, {"value_usd": fmt_usd, "weight": pct}))
+    console.print(frame_table("By asset category", s.by_asset, {"weight": pct}))
+    console.print(
+        frame_table("By issuer category (N-PORT states no GICS sector)", s.by_issuer.head(n), {"weight": pct})
+    )
+
+
+def _look_through(store: Store, key: str | None, window: int) -> tuple[pl.DataFrame, dict[str, Any]]:
+    from etfflow.signals.holdings import look_through
+    from etfflow.signals.overview import window_totals
+
+    h = store.read("holdings")
+    if key is not None:
+        sid, _ = _series_for(store, key)
+        h = h.filter(pl.col("series_id") == sid)
+    funds = pipeline.funds_table(store)
+    # series id -> ticker from the funds table (series id or CIK) and from N-PORT's own tickers
+    pairs: dict[str, str] = {}
+    if "series_id" in funds.columns:
+        pairs |= {s: t for s, t in funds.select("series_id", "ticker").drop_nulls().iter_rows()}
+    if "cik" in funds.columns:
+        pairs |= {f"CIK{c}": t for c, t in funds.select("cik", "ticker").drop_nulls().iter_rows()}
+    nport = pipeline.nport_table(store)
+    pairs |= {s: t for s, t in nport.select("series_id", "ticker").drop_nulls().unique().iter_rows()}
+    sids = sorted(set(h["series_id"].to_list()) & set(pairs))
+    if not sids:
+        raise NotFoundError("no fund has both N-PORT holdings and a ticker with flows: import both")
+    tick = [pairs[s] for s in sids]
+    flows = store.read("flows_daily", tickers=tick)
+    if flows.height == 0:
+        raise NotFoundError(f"no flows for {', '.join(tick)}: look-through needs fund flows")
+    tot = window_totals(flows, None, window=window)
+    ff = tot.join(pl.DataFrame({"series_id": sids, "ticker": tick}), on="ticker").select(
+        "series_id", "flow_usd"
+    )
+    end = tot["end"].max()
+    table = look_through(ff, h, as_of=end if isinstance(end, dt.date) else None)
+    info = {
+        "funds": ff.height,
+        "start": tot["start"].min(),
+        "end": end,
+        "net_flow_usd": float(ff["flow_usd"].sum()),
+        "window": window,
+    }
+    return table, info
