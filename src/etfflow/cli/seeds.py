@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import polars as pl
@@ -22,7 +23,7 @@ from etfflow.cli.app import (
     handled,
     nan_to_none,
 )
-from etfflow.errors import NotFoundError
+from etfflow.errors import NotFoundError, StoreError
 from etfflow.flows.flags import decode
 from etfflow.store import Store
 
@@ -476,3 +477,148 @@ def _look_through(store: Store, key: str | None, window: int) -> tuple[pl.DataFr
         "window": window,
     }
     return table, info
+
+
+LEVELS = ("sector", "group", "category", "asset_class")
+
+
+def _fund_panel(
+    demo: str | None, seed: int, start: str | None, end: str | None, db: Any
+) -> tuple[Any, pl.DataFrame]:
+    from etfflow.backtest import data
+
+    if demo is not None:
+        from etfflow.sources.demo import build_demo
+
+        market = build_demo(demo, seed, start=start, end=end)
+        return data.panel_from_demo(market), market.funds
+    with Store(db, read_only=True) as store:
+        return data.panel_from_store(store, start=start, end=end), pipeline.funds_table(store)
+
+
+@app.command()
+def events(
+    level: Annotated[
+        str, typer.Option(help="Group level: sector, group (finer), category or asset_class.")
+    ] = "sector",
+    freq: Annotated[str, typer.Option(help="w (weekly) or m (monthly) periods.")] = "w",
+    window: Annotated[int, typer.Option(help="Periods of history for the flow percentile.", min=2)] = 104,
+    demo: Annotated[
+        str | None, typer.Option(help="Run on a fresh SYNTHETIC demo market with this preset.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Demo seed.")] = 7,
+    start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the tables as Markdown to this file.")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Huatai event study: next-period return by flow-percentile bucket per group (win rate, P/L, size)."""
+    from etfflow.backtest import data
+    from etfflow.backtest.events import flow_event_study
+
+    if level not in LEVELS:
+        raise typer.BadParameter(f"use one of {', '.join(LEVELS)}", param_hint="--level")
+    if freq not in ("w", "m"):
+        raise typer.BadParameter("use w or m", param_hint="--freq")
+    with handled():
+        panel, funds = _fund_panel(demo, seed, start, end, db)
+        gp = (
+            data.sector_panel(panel, funds) if level == "sector" else data.group_panel(panel, funds, by=level)
+        )
+        study = flow_event_study(gp, freq=freq, window=window)
+        text = _events_markdown(study, level)
+        if out is not None:
+            try:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise StoreError(f"cannot write {out}: {exc}") from exc
+    if as_json:
+        emit_json({"level": level, **study.as_dict()})
+        return
+    if study.label:
+        console.print(f"[bold yellow]{study.label}[/]", highlight=False)
+    pf = {"mean_return": fmt_pct, "excess": fmt_pct, "win_rate": lambda x: "n/a" if x is None else f"{x:.0%}"}
+    pf["pl_ratio"] = lambda x: "n/a" if x is None else f"{x:.2f}"
+    console.print(
+        frame_table(
+            f"Next-{'week' if freq == 'w' else 'month'} return by flow-percentile bucket, {len(gp.assets)} "
+            f"{level} groups pooled ({study.periods} periods, {window}-period window)",
+            study.pooled,
+            pf,
+        )
+    )
+    corr = "n/a" if study.size_rank_corr is None else f"{study.size_rank_corr:+.2f}"
+    console.print(
+        "Size: rank correlation across groups between AUM share and the lowest bucket's excess return: "
+        f"{corr}. "
+        "Per-group tables: --json or --out.",
+        highlight=False,
+    )
+
+
+def _events_markdown(study: Any, level: str) -> str:
+    from etfflow.report.markup import md_table
+
+    def rows(frame: pl.DataFrame, first: list[str]) -> list[list[str]]:
+        out = []
+        for x in frame.to_dicts():
+            out.append(
+                [str(x[c]) for c in first]
+                + [
+                    str(x["events"]),
+                    fmt_pct(x["mean_return"]),
+                    fmt_pct(x["excess"]),
+                    "n/a" if x["win_rate"] is None else f"{x['win_rate']:.0%}",
+                    "n/a" if x["pl_ratio"] is None else f"{x['pl_ratio']:.2f}",
+                ]
+            )
+        return out
+
+    head = ["Events", "Mean next return", "Excess", "Win rate", "P/L ratio"]
+    lines = [f"# Flow-percentile event study ({level} level, {study.freq}, window {study.window})", ""]
+    if study.label:
+        lines += [f"> **{study.label}**", ""]
+    lines += ["## Pooled", "", *md_table(["Bucket", *head], rows(study.pooled, ["bucket"]), "lrrrrr")]
+    lines += ["", "## By group", ""]
+    lines += md_table(["Group", "Bucket", *head], rows(study.by_group, ["group", "bucket"]), "llrrrrr")
+    corr = "n/a" if study.size_rank_corr is None else f"{study.size_rank_corr:+.2f}"
+    lines += ["", f"Size relation (Spearman, AUM share vs lowest-bucket excess): {corr}", ""]
+    return "\n".join(lines)
+
+
+@app.command()
+def decompose(
+    ticker: Annotated[str, typer.Argument(help="Fund ticker.")],
+    demo: Annotated[
+        str | None, typer.Option(help="Run on a fresh SYNTHETIC demo market with this preset.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Demo seed.")] = 7,
+    start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
+    n: Annotated[int, typer.Option(help="Last rows to show.")] = 10,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Xu-Yin-Zhao components of a fund's daily flows: arbitrage, demand and unexpected parts."""
+    from etfflow.backtest.decompose import decompose_flows
+
+    t = ticker.upper()
+    with handled():
+        panel, _ = _fund_panel(demo, seed, start, end, db)
+        comp = decompose_flows(panel, t)
+    if as_json:
+        emit_json(comp.as_dict())
+        return
+    if comp.label:
+        console.print(f"[bold yellow]{comp.label}[/]", highlight=False)
+    vs = comp.variance_share
+    shares = ", ".join(f"{k} {'n/a' if v is None else f'{v:.0%}'}" for k, v in vs.items())
+    coefs = ", ".join(f"{k} {'n/a' if v is None else f'{v:+.4g}'}" for k, v in comp.coefficients.items())
+    console.print(
+        f"{t}: {comp.days} trade dates; variance of the daily flow explained: {shares}.", highlight=False
+    )
+    console.print(f"Coefficients (last window): {coefs}", highlight=False)
+    pf = {c: lambda x: fmt_pct(x, 3) for c in ("flow_pct", "arbitrage", "demand", "constant", "unexpected")}
+    console.print(frame_table("Daily flow components (% of prior AUM)", comp.table.tail(n), pf))
