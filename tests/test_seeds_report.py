@@ -113,3 +113,15 @@ def test_cli_report_rules_option(demo_db: Path, tmp_path: Path) -> None:
     assert data["rules"] == "etfflow" and data["composite"]["rules"] == "etfflow"
     bad = runner.invoke(app, [*args, "--rules", "fidelity"])
     assert bad.exit_code == 2 and "framework, etfflow" in bad.output
+
+
+def test_sector_tracker_columns(both: tuple[FlowReport, FlowReport], demo_db: Path) -> None:
+    fw = both[0]
+    assert fw.sector_momentum is not None and fw.sector_momentum.height == 11
+    row = fw.sector_momentum.filter(pl.col("sector") == "Financials").row(0, named=True)
+    fin = fw.signals.table.filter(pl.col("group") == "Financials")
+    assert row["flow_momentum"] == pytest.approx(float(fin["accel_pct"].mean()))  # type: ignore[arg-type]
+    assert row["price_momentum"] == pytest.approx(float(fin["return20"].mean()))  # type: ignore[arg-type]
+    assert fin.height == 5 and "| Financials | cyclical | early recovery | +$905.54m | +2.17% | +2.86% |" in (
+        render_markdown(fw)
+    )

@@ -126,6 +126,7 @@ class FlowReport:
         default_factory=dict
     )  # window sessions that may be mechanical
     event_study: EventStudy | None = None  # forward returns after past 3-sigma events
+    sector_momentum: pl.DataFrame | None = None  # sector, avg_flow_pct, flow_momentum, price_momentum
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the `--json` and `--format json` content)."""
@@ -245,7 +246,22 @@ def build_report(
         rules=rules.name,
         mechanical=mech,
         event_study=study,
+        sector_momentum=sector_momentum(totals, signals, funds),
     )
+
+
+def sector_momentum(totals: pl.DataFrame, signals: FundSignals, funds: pl.DataFrame) -> pl.DataFrame:
+    """The tracker's sector columns: mean fund flow % of AUM over the window, and the means of the
+    funds' 20-day acceleration (flow momentum) and 20-day price return (price momentum)."""
+    sec = funds.filter(pl.col("category") == "sector").select("ticker", pl.col("group").alias("sector"))
+    w = totals.select("ticker", "flow_pct_aum").join(sec, on="ticker")
+    s = signals.table.select("ticker", "accel_pct", "return20").join(sec, on="ticker")
+    a = w.group_by("sector").agg(pl.col("flow_pct_aum").drop_nans().mean().alias("avg_flow_pct"))
+    b = s.group_by("sector").agg(
+        pl.col("accel_pct").drop_nans().mean().alias("flow_momentum"),
+        pl.col("return20").drop_nans().mean().alias("price_momentum"),
+    )
+    return a.join(b, on="sector", how="full", coalesce=True).sort("sector")
 
 
 def _theme_coverage(totals: pl.DataFrame, themes: pl.DataFrame, groups: GroupFlows) -> Coverage:

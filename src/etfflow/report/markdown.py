@@ -72,6 +72,9 @@ def _sectors(r: FlowReport) -> list[str]:
     s = r.sectors
     if s.sectors == 0:
         return [f"No sector fund has flows in the window (expected {s.expected} sectors)."]
+    mom: dict[str, dict[str, Any]] = {}
+    if r.sector_momentum is not None:
+        mom = {x["sector"]: x for x in r.sector_momentum.to_dicts()}
     rows = [
         [
             x["sector"],
@@ -79,11 +82,30 @@ def _sectors(r: FlowReport) -> list[str]:
             x["cycle_phase"] or "",
             fmt_usd(x["flow_usd"]),
             fmt_pct(x["flow_pct_aum"]),
+            fmt_pct(mom.get(x["sector"], {}).get("avg_flow_pct")),
+            fmt_pct(mom.get(x["sector"], {}).get("flow_momentum")),
+            fmt_pct(mom.get(x["sector"], {}).get("price_momentum")),
             str(x["funds"]),
         ]
         for x in s.table.to_dicts()
     ]
-    out = md_table(["Sector", "Cycle", "Phase", "Net flow", "% of AUM", "Funds"], rows, "lllrrr")
+    head = [
+        "Sector",
+        "Cycle",
+        "Phase",
+        "Net flow",
+        "% of AUM",
+        "Avg fund %",
+        "Flow mom.",
+        "Price 20d",
+        "Funds",
+    ]
+    out = md_table(head, rows, "lllrrrrrr")
+    out += [
+        "",
+        "Avg fund % = mean of the sector's funds' flow as % of AUM over the window; flow momentum = mean "
+        "20-day acceleration (see Fund Flow Signals); price 20d = mean 20-session price return of its funds.",
+    ]
     flow = {x["sector"]: x["flow_usd"] for x in s.table.to_dicts()}
     lead = ", ".join(f"{x} ({fmt_usd(flow[x])})" for x in s.leaders) or "none (no sector has a net inflow)"
     lag = ", ".join(f"{x} ({fmt_usd(flow[x])})" for x in s.laggards) or "none (no sector has a net outflow)"
