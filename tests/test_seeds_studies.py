@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -154,7 +155,7 @@ def test_decompose_components(fund_panel: Panel) -> None:
     assert np.allclose(got["unexpected"].to_numpy(), res[np.isfinite(res)][: got.height])
 
 
-def test_cli_events_and_decompose(tmp_path: object) -> None:
+def test_cli_events_and_decompose(tmp_path: Path) -> None:
     r = CliRunner()
     res = r.invoke(
         app,

@@ -122,17 +122,27 @@ def signals(
         "return_20d",
         "volume_ratio",
     )
+    shown = shown.rename(
+        {
+            "flow_1d_usd": "1d",
+            "flow_5d_usd": "5d",
+            "flow_20d_usd": "20d",
+            "flow_20d_pct": "20d %AUM",
+            "return_20d": "price 20d",
+            "volume_ratio": "vol/avg",
+        }
+    )
     console.print(
         frame_table(
             f"Flow signals ({table.height} funds; strongest first)",
             shown,
             {
-                "flow_1d_usd": fmt_usd,
-                "flow_5d_usd": fmt_usd,
-                "flow_20d_usd": fmt_usd,
-                "flow_20d_pct": fmt_pct,
-                "return_20d": fmt_pct,
-                "volume_ratio": lambda x: "n/a" if x is None else f"{x:.2f}x",
+                "1d": fmt_usd,
+                "5d": fmt_usd,
+                "20d": fmt_usd,
+                "20d %AUM": fmt_pct,
+                "price 20d": fmt_pct,
+                "vol/avg": lambda x: "n/a" if x is None else f"{x:.2f}x",
             },
         )
     )
@@ -509,7 +519,9 @@ def events(
     seed: Annotated[int, typer.Option(help="Demo seed.")] = 7,
     start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Also write the tables as Markdown to this file.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the tables to this file: Markdown, or HTML for *.html.")
+    ] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -529,11 +541,7 @@ def events(
         study = flow_event_study(gp, freq=freq, window=window)
         text = _events_markdown(study, level)
         if out is not None:
-            try:
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise StoreError(f"cannot write {out}: {exc}") from exc
+            _write(out, text, f"Flow-percentile event study ({level})")
     if as_json:
         emit_json({"level": level, **study.as_dict()})
         return
@@ -556,6 +564,29 @@ def events(
         "Per-group tables: --json or --out.",
         highlight=False,
     )
+
+
+_PAGE_CSS = (
+    "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:60em;color:#222}"
+    "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.2em .5em}"
+    ".r{text-align:right}.banner{background:#fff3cd;padding:.5em;font-weight:bold}"
+)
+
+
+def _write(path: Path, markdown: str, title: str) -> None:
+    """Markdown as written, or a self-contained HTML page (no scripts, no CDN) when the name ends .html."""
+    text = markdown
+    if path.suffix.lower() in (".html", ".htm"):
+        from etfflow.report.markup import markdown_to_html, page_start
+
+        text = "\n".join(
+            [*page_start(title, _PAGE_CSS), markdown_to_html(markdown.splitlines()), "</main></body></html>"]
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise StoreError(f"cannot write {path}: {exc}") from exc
 
 
 def _events_markdown(study: Any, level: str) -> str:
@@ -598,6 +629,10 @@ def decompose(
     start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
     n: Annotated[int, typer.Option(help="Last rows to show.")] = 10,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Also write the components to this file: Markdown, or HTML for *.html."),
+    ] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -608,6 +643,8 @@ def decompose(
     with handled():
         panel, _ = _fund_panel(demo, seed, start, end, db)
         comp = decompose_flows(panel, t)
+        if out is not None:
+            _write(out, _decompose_markdown(comp), f"{t} flow components")
     if as_json:
         emit_json(comp.as_dict())
         return
@@ -622,3 +659,25 @@ def decompose(
     console.print(f"Coefficients (last window): {coefs}", highlight=False)
     pf = {c: lambda x: fmt_pct(x, 3) for c in ("flow_pct", "arbitrage", "demand", "constant", "unexpected")}
     console.print(frame_table("Daily flow components (% of prior AUM)", comp.table.tail(n), pf))
+
+
+def _decompose_markdown(comp: Any) -> str:
+    from etfflow.report.markup import md_table
+
+    lines = [f"# {comp.ticker}: arbitrage, demand and unexpected flow (Xu-Yin-Zhao)", ""]
+    if comp.label:
+        lines += [f"> **{comp.label}**", ""]
+    shares = [[k, "n/a" if v is None else f"{v:.1%}"] for k, v in comp.variance_share.items()]
+    lines += [f"{comp.days} trade dates. Share of the daily flow's variance:", ""]
+    lines += md_table(["Component", "Variance share"], shares, "lr")
+    coefs = [[k, "n/a" if v is None else f"{v:+.4g}"] for k, v in comp.coefficients.items()]
+    lines += ["", "Coefficients of the last window:", ""]
+    lines += md_table(["Regressor", "Coefficient"], coefs, "lr")
+    rows = [
+        [str(x["date"])]
+        + [fmt_pct(x[c], 3) for c in ("flow_pct", "arbitrage", "demand", "constant", "unexpected")]
+        for x in comp.table.tail(60).to_dicts()
+    ]
+    lines += ["", "Last 60 trade dates (% of prior AUM):", ""]
+    lines += md_table(["Date", "Flow", "Arbitrage", "Demand", "Constant", "Unexpected"], rows, "lrrrrr")
+    return "\n".join(lines) + "\n"
