@@ -100,6 +100,9 @@ def test_flow_detail_columns() -> None:
     assert out[2]["volume_ratio"] == pytest.approx(2.0) and out[1]["volume_ratio"] is None
     assert [x["divergence"] for x in out] == [None, "outflow_price_up", "inflow_price_down"]
     assert [x["creation_units"] for x in out] == [2.0, -0.8, 1.2]
+    # 2024-06-28 was a quarter end and Russell's reconstitution day
+    assert out[2]["date"] == D(2024, 6, 28) and out[2]["mechanical"] == "quarter end, Russell reconstitution"
+    assert out[1]["mechanical"] is None
 
 
 def test_tracker_signals_fields() -> None:

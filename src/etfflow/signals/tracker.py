@@ -16,7 +16,9 @@ weights are not reproduced); they describe flows and prices, they are not advice
 
 `flow_detail` adds to daily flows: close, price change, volume, volume / its 30-session average,
 flow/price divergence (money in while the price fell, or out while it rose), the shares change and
-the change in creation units (shares change / the fund's creation unit, where known).
+the change in creation units (shares change / the fund's creation unit, where known), and `mechanical`:
+why the session's flow may be mechanical (quarter end, index rebalance or reconstitution, or the
+session after one; `signals.mechanical`).
 """
 
 from __future__ import annotations
@@ -150,9 +152,22 @@ def flow_detail(
         out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias("creation_unit_shares"))
     if "shares_change" not in out.columns:
         out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias("shares_change"))
-    return out.with_columns(
-        (pl.col("shares_change") / pl.col("creation_unit_shares")).alias("creation_units")
-    ).sort("ticker", "date")
+    out = out.with_columns((pl.col("shares_change") / pl.col("creation_unit_shares")).alias("creation_units"))
+    return out.with_columns(_mechanical(out["date"])).sort("ticker", "date")
+
+
+def _mechanical(dates: pl.Series) -> pl.Series:
+    """Reasons a date's flow may be mechanical (quarter end, index rebalance; see `signals.mechanical`)."""
+    from etfflow.signals.mechanical import REASONS, possibly_mechanical
+
+    if dates.len() == 0 or dates.null_count() == dates.len():
+        return pl.Series("mechanical", [None] * dates.len(), dtype=pl.String)
+    lo, hi = dates.min(), dates.max()
+    assert isinstance(lo, dt.date) and isinstance(hi, dt.date)
+    uniq = sorted(set(dates.drop_nulls().to_list()))
+    marks = possibly_mechanical(uniq, lo, hi)
+    text = {d: ", ".join(REASONS[r] for r in rs) for d, rs in marks.items()}
+    return pl.Series("mechanical", [text.get(d) for d in dates.to_list()], dtype=pl.String)
 
 
 #: the columns `flow_detail` adds, in the order `etfflow flows` shows them
@@ -164,6 +179,7 @@ MARKET_COLUMNS: tuple[str, ...] = (
     "divergence",
     "shares_change",
     "creation_units",
+    "mechanical",
 )
 
 
