@@ -322,6 +322,7 @@ def test_gld_rows_and_drops(gld: ImportBatch) -> None:
         "volume": 5_992_000.0,
         "split_factor": None,
         "distribution": None,
+        "estimated": None,
         "so_lag": 1,
         "retrieved_at": STAMP,
     }

@@ -115,9 +115,13 @@ def test_known_rows_exact(tax: pl.DataFrame) -> None:
         "primary": True,
         "creation_unit_shares": 50_000,
         "inception": dt.date(1998, 12, 16),
-        "cik": None,
-        "series_id": None,
-        "class_id": None,
+        "cik": "0001064641",
+        "series_id": "S000006415",
+        "class_id": "C000017601",
+        "market": "US",
+        "currency": "USD",
+        "sw_l1_code": None,
+        "sw_l1_name": None,
     }
     assert rows["SPY"]["group"] == "Large Cap"
     assert rows["SPY"]["creation_unit_shares"] == 50_000

@@ -7,28 +7,36 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
-from etfflow.errors import ConfigError
+from etfflow.checks import check_batch
+from etfflow.errors import ConfigError, NotFoundError
 from etfflow.schema import empty, validate
 from etfflow.sources.base import ImportBatch
 from etfflow.store import Store, UpsertResult
+
+if TYPE_CHECKING:
+    from etfflow.flows.source import FlowSource
+    from etfflow.reconcile_daily import DailyReconciliation as ReconcileDaily
 
 __all__ = [
     "DemoSummary",
     "ImportSummary",
     "Written",
+    "check_batch",
     "file_sha256",
     "fill_nport_tickers",
     "funds_table",
     "import_paths",
     "import_vendor_flows",
+    "kept_note",
     "load_demo",
     "load_flows",
     "merge_funds",
     "nport_table",
+    "reconcile_daily_store",
     "reconcile_store",
     "refresh_flows",
     "synthetic_label",
@@ -57,6 +65,7 @@ class ImportSummary:
     notes: list[str] = field(default_factory=list)
     already_imported: bool = False
     tables: dict[str, dict[str, int]] = field(default_factory=dict)
+    kept: int = 0  # stored values kept where the file had none (a blank never erases a stored value)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -86,45 +95,88 @@ def import_paths(
     progress: Progress = _noop,
     **options: Any,
 ) -> list[ImportSummary]:
-    """Parse each file (format from its content), then write it and refresh its funds' flows.
+    """Import files (format from their content): write their rows and refresh the flows they affect.
 
-    Every file is parsed before anything is written; one bad file raises and writes nothing.
-    Each file's rows (daily and other tables) and the flows derived from them are committed in one
-    transaction. `funds` rows are merged column by column (see `merge_funds`).
+    All files are written in one transaction: one bad file raises and writes nothing. Generic CSV and
+    Parquet panels stream in chunks (`etfflow.ingest`: bounded memory, set-based upserts, flows
+    recomputed only for the funds and dates they change); other files are parsed whole first, then
+    written with `write_batch`. `funds` rows are merged column by column (see `merge_funds`). A
+    panel whose content was already imported with the same options is recognised by its sha256 and
+    not read again.
     """
-    from etfflow.sources.detect import read_file
+    from etfflow import ingest
+    from etfflow.sources.detect import detect_format, read_file
 
     _refuse_synthetic(store)
-    batches = []
+    plan: list[tuple[Path, ingest.Streamable | ImportBatch]] = []
     for i, p in enumerate(paths):
         progress(f"parsing {p.name}", i / max(len(paths), 1))
-        batches.append((p, read_file(p, **options)))
+        info = ingest.streamable(p, detect_format(p))
+        if info is not None and not info.whole_file:
+            plan.append((p, info))
+        else:
+            plan.append((p, read_file(p, **options)))
     out = []
-    for p, batch in batches:
-        progress(f"writing {p.name}", 0.9)
-        with store.transaction():
-            written = write_batch(store, batch)
-            new_file = store.record_file(file_sha256(p), str(p), batch.source, written.rows)
-        out.append(
-            ImportSummary(
-                file=str(p),
-                format=batch.source,
-                rows=written.rows,
-                added=written.added,
-                changed=written.changed,
-                unchanged=written.unchanged,
-                tickers=written.tickers,
-                dropped=dict(batch.dropped),
-                notes=list(batch.notes) + written.notes,
-                already_imported=not new_file,
-                tables={t: _counts(r) for t, r in written.results.items()},
+    with store.transaction():
+        for p, item in plan:
+            progress(f"writing {p.name}", 0.9)
+            if isinstance(item, ingest.Streamable):
+                out.append(_import_streamed(store, p, item, progress, options))
+                continue
+            written = write_batch(store, item)
+            new_file = store.record_file(file_sha256(p), str(p), item.source, written.rows)
+            out.append(
+                ImportSummary(
+                    file=str(p),
+                    format=item.source,
+                    rows=written.rows,
+                    added=written.added,
+                    changed=written.changed,
+                    unchanged=written.unchanged,
+                    tickers=written.tickers,
+                    dropped=dict(item.dropped),
+                    notes=list(item.notes) + written.notes,
+                    already_imported=not new_file,
+                    tables={t: _counts(r) for t, r in written.results.items()},
+                    kept=written.kept,
+                )
             )
-        )
     return out
 
 
+def _import_streamed(
+    store: Store, path: Path, info: Any, progress: Progress, options: dict[str, Any]
+) -> ImportSummary:
+    """One generic panel through the streaming path, as an ImportSummary."""
+    from etfflow.ingest import import_panel
+
+    done = import_panel(store, path, info, progress=progress, **options)
+    counts = {"added": done.added, "changed": done.changed, "unchanged": done.unchanged, "kept": done.kept}
+    return ImportSummary(
+        file=str(path),
+        format=done.source,
+        rows=done.rows,
+        added=done.added,
+        changed=done.changed,
+        unchanged=done.unchanged,
+        tickers=done.tickers,
+        dropped=dict(done.dropped),
+        notes=done.notes + kept_note(done.kept),
+        already_imported=done.already_imported,
+        tables={"daily": counts},
+        kept=done.kept,
+    )
+
+
 def _counts(r: UpsertResult) -> dict[str, int]:
-    return {"added": r.added, "changed": r.changed, "unchanged": r.unchanged}
+    return {"added": r.added, "changed": r.changed, "unchanged": r.unchanged, "kept": r.kept}
+
+
+def kept_note(kept: int) -> list[str]:
+    """The summary note for stored values a file's missing values left in place (none when 0)."""
+    if not kept:
+        return []
+    return [f"{kept} stored value(s) kept where the file has none (a blank never erases a stored value)"]
 
 
 @dataclass(frozen=True)
@@ -156,6 +208,11 @@ class Written:
         """Rows left unchanged, over every table."""
         return sum(r.unchanged for r in self.results.values())
 
+    @property
+    def kept(self) -> int:
+        """Stored values kept because the batch had no value for them, over every table."""
+        return sum(r.kept for r in self.results.values())
+
 
 def write_batch(store: Store, batch: ImportBatch, *, known_funds_only: bool | None = None) -> Written:
     """Write a batch's daily rows and tables, and refresh the flows they affect, in one transaction.
@@ -168,6 +225,7 @@ def write_batch(store: Store, batch: ImportBatch, *, known_funds_only: bool | No
     """
     from etfflow.sources.sec_files import FUND_IDS_SOURCE
 
+    batch = check_batch(store, batch)  # every value check happens before the transaction below
     if known_funds_only is None:
         known_funds_only = batch.source == FUND_IDS_SOURCE
     results: dict[str, UpsertResult] = {}
@@ -205,6 +263,10 @@ def write_batch(store: Store, batch: ImportBatch, *, known_funds_only: bool | No
                 refresh |= daily_tickers
         elif "daily" not in results and not tables and funds is None:
             results["daily"] = UpsertResult("daily", 0, 0, 0)
+        if "sec_ids" in tables:  # before N-PORT rows, which are named by it
+            from etfflow.secmap import merge_sec_ids
+
+            results["sec_ids"] = merge_sec_ids(store, tables.pop("sec_ids"), file=batch.file)
         for name, rows in tables.items():
             frame = fill_nport_tickers(store, rows) if name == "nport_monthly" else rows
             if name == "nport_monthly":
@@ -212,6 +274,7 @@ def write_batch(store: Store, batch: ImportBatch, *, known_funds_only: bool | No
             results[name] = store.upsert(name, frame, file=batch.file)
         if refresh:
             refresh_flows(store, sorted(refresh))
+    notes += kept_note(sum(r.kept for r in results.values()))
     return Written(results, sorted(touched), sorted(refresh), notes)
 
 
@@ -249,30 +312,12 @@ def merge_funds(store: Store, frame: pl.DataFrame, *, known_only: bool = False) 
 
 
 def fill_nport_tickers(store: Store, frame: pl.DataFrame) -> pl.DataFrame:
-    """Fill null `ticker`s of nport_monthly rows from the funds table (only where one fund matches)."""
-    if frame.height == 0 or frame["ticker"].null_count() == 0:
+    """Fill null `ticker`s and names of nport_monthly rows from the funds and the SEC id map (`secmap`)."""
+    from etfflow.secmap import resolve_nport
+
+    if frame.height == 0:
         return frame
-    funds = funds_table(store)
-    by_series = (
-        funds.filter(pl.col("series_id").is_not_null())
-        .group_by("series_id")
-        .agg(pl.col("ticker").unique().alias("t"))
-        .filter(pl.col("t").list.len() == 1)
-        .select("series_id", pl.col("t").list.first().alias("_t"))
-    )
-    by_cik = (
-        funds.filter(pl.col("series_id").is_null() & pl.col("cik").is_not_null())
-        .group_by("cik")
-        .agg(pl.col("ticker").unique().alias("t"))
-        .filter(pl.col("t").list.len() == 1)
-        .select(("CIK" + pl.col("cik")).alias("series_id"), pl.col("t").list.first().alias("_t"))
-    )
-    keys = pl.concat([by_series, by_cik]).unique("series_id", keep="first")
-    return (
-        frame.join(keys, on="series_id", how="left")
-        .with_columns(pl.coalesce("ticker", "_t").alias("ticker"))
-        .drop("_t")
-    )
+    return validate(resolve_nport(frame, funds_table(store), store.read("sec_ids")), "nport_monthly")
 
 
 def refresh_flows(store: Store, tickers: list[str] | None = None) -> int:
@@ -348,10 +393,50 @@ def load_flows(
     tickers: list[str] | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
+    flow_source: str | FlowSource | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Stored daily flows and the funds table (taxonomy merged with what the warehouse knows)."""
-    flows = store.read("flows_daily", tickers=tickers, start=start, end=end)
+    """Daily flows from the chosen source, with `flow_source`, and the funds table.
+
+    `flow_source`: computed, vendor, vendor:NAME or best (default; see `etfflow.flows.source`). The
+    funds table is the taxonomy merged with what the warehouse knows; funds outside both have no row
+    (their category is unknown).
+    """
+    from etfflow.flows.source import parse_flow_source, select_flows
+
+    choice = parse_flow_source(flow_source)
+    computed = (
+        store.read("flows_daily", tickers=tickers, start=start, end=end)
+        if choice.kind != "vendor"
+        else empty("flows_daily")
+    )
+    if choice.kind == "computed":
+        return select_flows(computed, empty("vendor_flows"), choice), funds_table(store)
+    names = store.query("SELECT DISTINCT source FROM vendor_flows ORDER BY source")["source"].to_list()
+    if choice.vendor is not None and choice.vendor not in names:
+        raise NotFoundError(
+            f"no flows from vendor {choice.vendor!r} in {store.path} "
+            f"(vendors: {', '.join(names) or 'none; import a vendor flow file first'})"
+        )
+    vendor = store.read("vendor_flows", tickers=tickers, start=start, end=end)
+    have: set[str] | None = None
+    if choice.kind == "best":
+        have = set(store.query("SELECT DISTINCT ticker FROM flows_daily")["ticker"].to_list())
+        vendor = vendor.filter(~pl.col("ticker").is_in(sorted(have)))
+    aum = _aum(store, sorted(set(vendor["ticker"].to_list())), start, end) if vendor.height else None
+    flows = select_flows(computed, vendor, choice, computed_tickers=have, aum=aum)
     return flows, funds_table(store)
+
+
+def _aum(store: Store, tickers: list[str], start: dt.date | None, end: dt.date | None) -> pl.DataFrame:
+    """End-of-day AUM the warehouse states for the funds (total net assets, else shares x NAV or close)."""
+    lo = (start - dt.timedelta(days=10)) if start else dt.date(1900, 1, 1)
+    hi = end or dt.date(2999, 12, 31)
+    return store.query(
+        "SELECT date, ticker, max(coalesce(total_net_assets, shares_outstanding * coalesce(nav, close))) "
+        "AS aum_usd FROM daily WHERE ticker IN (SELECT unnest(?)) AND date >= ? AND date <= ? "
+        "GROUP BY date, ticker HAVING aum_usd IS NOT NULL",
+        [tickers, lo, hi],
+    )
 
 
 def funds_table(store: Store) -> pl.DataFrame:
@@ -361,12 +446,22 @@ def funds_table(store: Store) -> pl.DataFrame:
     stored = store.read("funds")
     tax = load_taxonomy()
     if stored.height == 0:
-        return tax
+        return _with_market(tax)
     cols = [c for c in tax.columns if c != "ticker"]
     both = stored.join(tax, on="ticker", how="left", suffix="_tax").select(
         "ticker", *[pl.coalesce(c, f"{c}_tax").alias(c) for c in cols]
     )
-    return pl.concat([both, tax.join(stored.select("ticker"), on="ticker", how="anti")])
+    return _with_market(pl.concat([both, tax.join(stored.select("ticker"), on="ticker", how="anti")]))
+
+
+def _with_market(funds: pl.DataFrame) -> pl.DataFrame:
+    """Rows without a market or currency (those stored before the columns existed): US / USD, or CN /
+    CNY for exchange-form China tickers (`512880.SH`)."""
+    cn = pl.col("ticker").str.contains(r"^\d{6}\.(SH|SZ)$")
+    return funds.with_columns(
+        pl.coalesce("market", pl.when(cn).then(pl.lit("CN")).otherwise(pl.lit("US"))).alias("market"),
+        pl.coalesce("currency", pl.when(cn).then(pl.lit("CNY")).otherwise(pl.lit("USD"))).alias("currency"),
+    )
 
 
 def synthetic_label(store: Store) -> str | None:
@@ -448,4 +543,25 @@ def reconcile_store(
         abs_tol=rc.DEFAULT_ABS_TOL if abs_tol is None else abs_tol,
         rel_tol=rc.DEFAULT_REL_TOL if rel_tol is None else rel_tol,
         all_months=all_months,
+    )
+
+
+def reconcile_daily_store(
+    store: Store,
+    *,
+    tickers: list[str] | None = None,
+    abs_tol: float | None = None,
+    rel_tol: float | None = None,
+) -> ReconcileDaily:
+    """Reconcile the warehouse's computed daily flows with its vendor daily flows, per fund and year."""
+    from etfflow import reconcile_daily as rd
+
+    vendor = store.read("vendor_flows", tickers=tickers)
+    both = sorted(set(vendor["ticker"].to_list()))
+    flows = store.read("flows_daily", tickers=both) if both else empty("flows_daily")
+    return rd.reconcile_daily(
+        flows,
+        vendor,
+        abs_tol=rd.DEFAULT_ABS_TOL if abs_tol is None else abs_tol,
+        rel_tol=rd.DEFAULT_REL_TOL if rel_tol is None else rel_tol,
     )

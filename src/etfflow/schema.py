@@ -67,6 +67,10 @@ FUNDS = Table(
         Column("cik", pl.String()),
         Column("series_id", pl.String()),
         Column("class_id", pl.String()),
+        Column("market", pl.String(), doc="US or CN: the exchange calendar of its sessions (null: US)"),
+        Column("currency", pl.String(), doc="USD or CNY: the unit of every money amount (null: USD)"),
+        Column("sw_l1_code", pl.String(), doc="Shenwan level-1 industry code (CN industry funds)"),
+        Column("sw_l1_name", pl.String(), doc="Shenwan level-1 industry name (CN industry funds)"),
     ),
     key=("ticker",),
     doc="One row per fund: identity and taxonomy.",
@@ -75,17 +79,18 @@ FUNDS = Table(
 DAILY = Table(
     "daily",
     (
-        Column("date", pl.Date(), required=True, doc="NYSE session the values are stated for"),
+        Column("date", pl.Date(), required=True, doc="session (of the fund's market) the values are for"),
         Column("ticker", pl.String(), required=True),
         Column("source", pl.String(), required=True, doc="e.g. ishares_workbook, ssga_gld, csv, demo"),
-        Column("open", pl.Float64(), unit="USD/share", nonnegative=True),
-        Column("close", pl.Float64(), unit="USD/share", nonnegative=True),
-        Column("nav", pl.Float64(), unit="USD/share", nonnegative=True),
+        Column("open", pl.Float64(), unit="currency/share", nonnegative=True),
+        Column("close", pl.Float64(), unit="currency/share", nonnegative=True),
+        Column("nav", pl.Float64(), unit="currency/share", nonnegative=True),
         Column("shares_outstanding", pl.Float64(), unit="shares", nonnegative=True),
-        Column("total_net_assets", pl.Float64(), unit="USD", nonnegative=True),
+        Column("total_net_assets", pl.Float64(), unit="currency", nonnegative=True),
         Column("volume", pl.Float64(), unit="shares", nonnegative=True),
         Column("split_factor", pl.Float64(), doc="new shares per old share on the split's ex-date"),
         Column("distribution", pl.Float64(), unit="USD/share", nonnegative=True, doc="ex-date cash"),
+        Column("estimated", pl.Boolean(), doc="the source marks the shares count as its estimate"),
         Column(
             "so_lag",
             pl.Int8(),
@@ -108,12 +113,12 @@ FLOWS_DAILY = Table(
     (
         Column("date", pl.Date(), required=True, doc="trade date the flow belongs to"),
         Column("ticker", pl.String(), required=True),
-        Column("flow_usd", pl.Float64(), unit="USD"),
-        Column("aum_prev_usd", pl.Float64(), unit="USD"),
+        Column("flow_usd", pl.Float64(), unit="fund currency", doc="named for USD; CNY for CN funds"),
+        Column("aum_prev_usd", pl.Float64(), unit="fund currency"),
         Column("flow_pct_aum", pl.Float64(), unit="fraction of prior-day AUM"),
         Column("shares_change", pl.Float64(), unit="shares", doc="split-adjusted"),
         Column("nav_used", pl.Float64(), unit="USD/share"),
-        Column("method", pl.String(), doc="shares or aum"),
+        Column("method", pl.String(), doc="shares, aum or month_end"),
         Column("flags", pl.UInt32(), doc="bitmask of etfflow.flows.flags.Flag"),
         Column("gap_sessions", pl.Int32(), doc="sessions missing between the two shares counts"),
         Column("available_on", pl.Date(), doc="first session a user could have known the flow"),
@@ -136,6 +141,7 @@ NPORT_MONTHLY = Table(
         Column("net_assets", pl.Float64(), unit="USD"),
         Column("accession", pl.String()),
         Column("filed_on", pl.Date()),
+        Column("series_name", pl.String(), doc="fund name as filed (series, or registrant without series)"),
     ),
     key=("series_id", "month_end"),
     doc="Form N-PORT Part B monthly flows.",
@@ -213,6 +219,33 @@ VENDOR_FLOWS = Table(
     doc="Flows as published by a third party, kept for reconciliation.",
 )
 
+SEC_IDS = Table(
+    "sec_ids",
+    (
+        Column("ticker", pl.String(), required=True, doc="share-class ticker, upper case"),
+        Column("cik", pl.String(), required=True, doc="registrant CIK, 10 digits"),
+        Column("series_id", pl.String(), doc="S000...; null for trusts without series (SPY, GLD)"),
+        Column("class_id", pl.String(), doc="C000..."),
+        Column("source", pl.String(), doc="the map it came from (company_tickers_mf, company_tickers, ...)"),
+    ),
+    key=("ticker",),
+    doc="SEC's ticker -> CIK / series / class map for every fund share class (not only known funds).",
+)
+
+RETURNS_DAILY = Table(
+    "returns_daily",
+    (
+        Column("date", pl.Date(), required=True, doc="session the return ends on"),
+        Column("series", pl.String(), required=True, doc="the series' name as published"),
+        Column("source", pl.String(), required=True),
+        Column("ticker", pl.String(), doc="the fund (or, for an index, the fund tracking it)"),
+        Column("kind", pl.String(), doc="fund or index"),
+        Column("simple_return", pl.Float64(), unit="fraction", doc="close-to-close, as published"),
+    ),
+    key=("date", "series", "source"),
+    doc="Daily simple returns published as such (Wind's fund and index return panels).",
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -224,6 +257,8 @@ TABLES: dict[str, Table] = {
         AUTHORIZED_PARTICIPANTS,
         NCEN_ETF,
         VENDOR_FLOWS,
+        SEC_IDS,
+        RETURNS_DAILY,
     )
 }
 

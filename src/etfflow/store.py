@@ -2,7 +2,8 @@
 
 Writes happen inside one transaction: a failure (or a crash) part-way leaves the last committed state.
 An upsert inserts new keys, updates keys whose values changed, and leaves identical rows untouched
-(their `retrieved_at` included), so importing the same data twice changes nothing.
+(their `retrieved_at` included), so importing the same data twice changes nothing. A missing value
+(NULL or NaN) in a new row never erases a stored one: the stored value is kept and counted (`kept`).
 """
 
 from __future__ import annotations
@@ -47,12 +48,13 @@ def resolve_db_path(path: str | Path | None = None) -> Path:
 
 @dataclass(frozen=True)
 class UpsertResult:
-    """Rows added, changed and left unchanged by one upsert."""
+    """Rows added, changed and left unchanged by one upsert; `kept`: stored values kept over missing ones."""
 
     table: str
     added: int
     changed: int
     unchanged: int
+    kept: int = 0
 
     def __add__(self, other: UpsertResult) -> UpsertResult:
         return UpsertResult(
@@ -60,6 +62,7 @@ class UpsertResult:
             self.added + other.added,
             self.changed + other.changed,
             self.unchanged + other.unchanged,
+            self.kept + other.kept,
         )
 
 
@@ -69,8 +72,11 @@ def _literal(value: Any) -> str:
         return "NULL"
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
-        return repr(value) if value == value else "'NaN'::DOUBLE"
+    if isinstance(value, int):
+        return repr(value)
+    if isinstance(value, float):
+        # from text: exact (repr round-trips), a DOUBLE (a bare 1.5 is a DECIMAL), and 'nan'/'inf' read
+        return f"'{value!r}'::DOUBLE"
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             raise TypeError("naive datetimes are not stored: give a time zone")
@@ -78,6 +84,8 @@ def _literal(value: Any) -> str:
     if isinstance(value, dt.date):
         return f"DATE '{value.isoformat()}'"
     if isinstance(value, str):
+        if "\x00" in value:  # a NUL cannot sit inside a literal: join the pieces around chr(0)
+            return "(" + " || chr(0) || ".join(_literal(p) for p in value.split("\x00")) + ")"
         return "'" + value.replace("'", "''") + "'"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_literal(v) for v in value) + "]"
@@ -105,8 +113,16 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+#: large tables kept without a DuckDB key index: an ART index makes a 6M-row load about 3x slower (and
+#: its commit slower still). Their keys stay unique because every write goes through `validate` and the
+#: anti-join upsert (`upsert_from`) or replaces whole (ticker, date range) blocks.
+UNINDEXED = frozenset({"daily", "flows_daily"})
+
+
 def _ddl(table: Table) -> str:
     cols = ", ".join(f"{_q(c.name)} {_SQL_TYPES[type(c.dtype)]}" for c in table.columns)
+    if table.name in UNINDEXED:
+        return f"CREATE TABLE IF NOT EXISTS {_q(table.name)} ({cols})"
     key = ", ".join(_q(k) for k in table.key)
     return f"CREATE TABLE IF NOT EXISTS {_q(table.name)} ({cols}, PRIMARY KEY ({key}))"
 
@@ -115,6 +131,8 @@ _FILES_DDL = (
     "CREATE TABLE IF NOT EXISTS files (sha256 VARCHAR PRIMARY KEY, path VARCHAR, format VARCHAR, "
     "rows BIGINT, imported_at TIMESTAMPTZ)"
 )
+#: import options of a file (added after the first release: older warehouses gain it empty)
+_FILES_OPTIONS = "ALTER TABLE files ADD COLUMN IF NOT EXISTS options VARCHAR"
 
 
 class Store:
@@ -137,6 +155,7 @@ class Store:
                     self._con.execute(_ddl(t))
                     self._add_missing_columns(t)
                 self._con.execute(_FILES_DDL)
+                self._con.execute(_FILES_OPTIONS)
 
     def _add_missing_columns(self, table: Table) -> None:
         """Additive migration: columns the schema gained since the file was made are added (null)."""
@@ -151,6 +170,11 @@ class Store:
                 self._con.execute(
                     f"ALTER TABLE {_q(table.name)} ADD COLUMN {_q(c.name)} {_SQL_TYPES[type(c.dtype)]}"
                 )
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection (for set-based work such as `etfflow.ingest`; use `transaction`)."""
+        return self._con
 
     def close(self) -> None:
         """Close the connection."""
@@ -181,40 +205,91 @@ class Store:
             self._in_tx = False
 
     def upsert(self, table: str, frame: pl.DataFrame, *, file: str | None = None) -> UpsertResult:
-        """Insert new keys, update changed rows, leave identical rows alone; atomically."""
-        spec = TABLES[table]
+        """Insert new keys, update changed rows, leave identical rows alone; atomically.
+
+        A missing value in `frame` (null, or NaN in a float column) never replaces a stored value: the
+        stored one is kept (COALESCE) and counted in the result's `kept`.
+        """
         data = validate(frame, table, file=file)
+        floats = [c for c, t in data.schema.items() if t == pl.Float64]
+        if floats:
+            data = data.with_columns(pl.col(c).fill_nan(None) for c in floats)
         if data.height == 0:
             return UpsertResult(table, 0, 0, 0)
-        t = _q(table)
-        key_eq = " AND ".join(f"t.{_q(k)} = n.{_q(k)}" for k in spec.key)
-        values = [c.name for c in spec.columns if c.name not in spec.key]
-        compared = [c for c in values if c not in _IGNORED_IN_COMPARISON]
-        differs = " OR ".join(f"t.{_q(c)} IS DISTINCT FROM n.{_q(c)}" for c in compared) or "FALSE"
         try:
             with self.transaction():
                 self._con.register("_incoming", data.to_arrow())
                 try:
-                    added = self._scalar(f"SELECT count(*) FROM _incoming n ANTI JOIN {t} t ON {key_eq}")
-                    changed = self._scalar(
-                        f"SELECT count(*) FROM _incoming n JOIN {t} t ON {key_eq} WHERE {differs}"
-                    )
-                    if changed:
-                        sets = ", ".join(f"{_q(c)} = n.{_q(c)}" for c in values)
-                        self._con.execute(
-                            f"UPDATE {t} AS t SET {sets} FROM _incoming n WHERE {key_eq} AND ({differs})"
-                        )
-                    if added:
-                        cols = ", ".join(_q(c) for c in spec.names)
-                        self._con.execute(
-                            f"INSERT INTO {t} ({cols}) SELECT {cols} FROM _incoming n "
-                            f"ANTI JOIN {t} t ON {key_eq}"
-                        )
+                    return self.upsert_from(table, "_incoming", rows=data.height)
                 finally:
                     self._con.unregister("_incoming")
         except duckdb.Error as exc:
             raise StoreError(f"upsert into {table} failed; nothing was written: {exc}") from exc
-        return UpsertResult(table, added, changed, data.height - added - changed)
+
+    def upsert_from(
+        self,
+        table: str,
+        source: str,
+        *,
+        rows: int | None = None,
+        touched: str | None = None,
+        kept_columns: list[str] | None = None,
+    ) -> UpsertResult:
+        """Set-based upsert of the rows of relation `source` (the table's columns, keys unique) into `table`.
+
+        Only keys that are new or whose values differ are written; a NULL in `source` keeps the stored
+        value. `touched` names a temporary table to create with (ticker, lo): each ticker whose rows
+        were added or changed and its first such date. `kept_columns` limits the count of kept values
+        to those columns (default: every compared column). Raises duckdb.Error (the caller's
+        transaction is rolled back).
+        """
+        spec = TABLES[table]
+        t = _q(table)
+        key_eq = " AND ".join(f"t.{_q(k)} = n.{_q(k)}" for k in spec.key)
+        values = [c.name for c in spec.columns if c.name not in spec.key]
+        compared = [c for c in values if c not in _IGNORED_IN_COMPARISON]
+        differs = (
+            " OR ".join(f"(n.{_q(c)} IS NOT NULL AND n.{_q(c)} IS DISTINCT FROM t.{_q(c)})" for c in compared)
+            or "FALSE"
+        )
+        counted = compared if kept_columns is None else [c for c in compared if c in kept_columns]
+        kept_expr = " + ".join(
+            f"count(*) FILTER (n.{_q(c)} IS NULL AND t.{_q(c)} IS NOT NULL)" for c in counted
+        )
+        first_key = _q(spec.key[0])
+        with self.transaction():
+            if rows is None:
+                rows = self._scalar(f"SELECT count(*) FROM {source}")
+            if touched is not None:
+                self._con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {touched} AS SELECT n.ticker, min(n.date) AS lo, "
+                    f"count(*) FILTER (t.{first_key} IS NOT NULL) AS changed "
+                    f"FROM {source} n LEFT JOIN {t} t ON {key_eq} "
+                    f"WHERE t.{first_key} IS NULL OR {differs} GROUP BY n.ticker"
+                )
+                changed = self._scalar(f"SELECT coalesce(sum(changed), 0) FROM {touched}")
+            else:
+                changed = self._scalar(
+                    f"SELECT count(*) FROM {source} n JOIN {t} t ON {key_eq} WHERE {differs}"
+                )
+            kept = 0
+            if kept_expr and self._scalar(f"SELECT count(*) FROM {t}"):
+                nulls = " OR ".join(f"n.{_q(c)} IS NULL" for c in counted)
+                if self._scalar(f"SELECT count(*) FROM {source} n WHERE {nulls}"):
+                    kept = self._scalar(f"SELECT {kept_expr} FROM {source} n JOIN {t} t ON {key_eq}")
+            if changed:
+                sets = ", ".join(f"{_q(c)} = COALESCE(n.{_q(c)}, t.{_q(c)})" for c in values)
+                self._con.execute(
+                    f"UPDATE {t} AS t SET {sets} FROM {source} n WHERE {key_eq} AND ({differs})"
+                )
+            cols = ", ".join(_q(c) for c in spec.names)
+            if touched is not None and changed == 0 and self._scalar(f"SELECT count(*) FROM {t}") == 0:
+                added = self._scalar(f"INSERT INTO {t} ({cols}) SELECT {cols} FROM {source}")  # all new
+            else:
+                added = self._scalar(
+                    f"INSERT INTO {t} ({cols}) SELECT {cols} FROM {source} n ANTI JOIN {t} t ON {key_eq}"
+                )
+        return UpsertResult(table, added, changed, rows - added - changed, kept)
 
     def replace(self, table: str, frame: pl.DataFrame, *, tickers: list[str] | None = None) -> int:
         """Replace a derived table's rows (all, or those of `tickers`) by `frame`; atomically."""
@@ -236,14 +311,29 @@ class Store:
             raise StoreError(f"replacing {table} failed; nothing was written: {exc}") from exc
         return data.height
 
-    def record_file(self, sha256: str, path: str, fmt: str, rows: int) -> bool:
-        """Remember an imported file by content hash; False if it was already known."""
+    def record_file(self, sha256: str, path: str, fmt: str, rows: int, *, options: str | None = None) -> bool:
+        """Remember an imported file by content hash (and import options); False if it was already known."""
         known = self._scalar("SELECT count(*) FROM files WHERE sha256 = ?", [sha256])
         if known:
+            if options is not None:
+                self._con.execute(_bind("UPDATE files SET options = ? WHERE sha256 = ?", [options, sha256]))
             return False
         now = dt.datetime.now(dt.UTC)
-        self._con.execute(_bind("INSERT INTO files VALUES (?, ?, ?, ?, ?)", [sha256, path, fmt, rows, now]))
+        self._con.execute(
+            _bind(
+                "INSERT INTO files (sha256, path, format, rows, imported_at, options) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [sha256, path, fmt, rows, now, options],
+            )
+        )
         return True
+
+    def known_file(self, sha256: str, options: str) -> int | None:
+        """Rows recorded for a file already imported with the same content and options, else None."""
+        row = self._con.execute(
+            _bind("SELECT rows FROM files WHERE sha256 = ? AND options = ?", [sha256, options])
+        ).fetchone()
+        return None if row is None else int(row[0])
 
     def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
         """Run SQL and return a Polars frame."""

@@ -30,7 +30,8 @@ from typing import Any
 
 import polars as pl
 
-from etfflow.errors import ConfigError, DataQualityError, NotFoundError, ParseError, TransportError
+from etfflow.checks import TICKER_RE
+from etfflow.errors import ConfigError, DataQualityError, NotFoundError, ParseError, TransportError, quote
 from etfflow.flows.flags import Flag
 from etfflow.pipeline import Written, synthetic_label, write_batch
 from etfflow.schema import empty
@@ -444,6 +445,10 @@ def update(
     symbols = list(dict.fromkeys(t.strip().upper() for t in tickers if t.strip()))
     if not symbols:
         raise ConfigError("no tickers to update")
+    bad = [t for t in symbols if not TICKER_RE.fullmatch(t)]
+    if bad:
+        shown = ", ".join(quote(t) for t in bad[:5])
+        raise ConfigError(f"not a ticker: {shown} (tickers are A-Z, 0-9, then also . - / ^; at most 20)")
     stamp = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     cache = Path(cache_dir) if cache_dir is not None else store.path.parent / "cache"
     own_client = client is None
@@ -516,6 +521,11 @@ def _fetcher(source: str, ctx: _Context, stats: SourceStats) -> Callable[[str], 
     store, http, since, stamp = ctx.store, ctx.http, ctx.since, ctx.stamp
     if source == "sec":
         idmap = ctx.ids if ctx.ids is not None else fetch_fund_ids(http)
+        if ctx.ids is None:  # refresh the warehouse's whole id map from SEC's files
+            from etfflow.secmap import merge_sec_ids
+
+            res = merge_sec_ids(store, idmap.id_frame(), file=COMPANY_TICKERS_MF_URL)
+            stats.notes.append(f"SEC id map: {res.added} tickers added, {res.changed} changed")
         sec = _Sec(http, idmap, holdings=ctx.holdings)
 
         def fetch_sec(ticker: str) -> Fetched | None:

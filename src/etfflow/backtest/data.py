@@ -343,15 +343,21 @@ def panel_from_store(
     prices: pl.DataFrame | None = None,
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
+    flow_source: str | None = None,
 ) -> Panel:
-    """Panel from the warehouse's daily rows and stored flows (labelled synthetic for a demo warehouse)."""
-    from etfflow.pipeline import synthetic_label
+    """Panel from the warehouse's daily rows and flows from `flow_source` (labelled synthetic for a demo)."""
+    import dataclasses
+
+    from etfflow.flows.source import describe_sources, source_notes
+    from etfflow.pipeline import load_flows, synthetic_label
 
     daily = store.read("daily", tickers=list(tickers) if tickers is not None else None)
-    flows = store.read("flows_daily", tickers=list(tickers) if tickers is not None else None)
+    flows, _ = load_flows(
+        store, tickers=list(tickers) if tickers is not None else None, flow_source=flow_source
+    )
     if daily.height == 0 and prices is None:
         raise NotFoundError(f"no daily rows in {store.path}: import data or run `etfflow demo` first")
-    return panel_from_frames(
+    panel = panel_from_frames(
         daily,
         flows,
         tickers=tickers,
@@ -361,6 +367,8 @@ def panel_from_store(
         end=end,
         label=synthetic_label(store),
     )
+    used = flows.filter(pl.col("ticker").is_in(list(panel.assets)))
+    return dataclasses.replace(panel, notes=(*panel.notes, describe_sources(used), *source_notes(used)))
 
 
 def panel_from_demo(

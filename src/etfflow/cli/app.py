@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
+import os
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
@@ -13,14 +14,69 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import polars as pl
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
+from typer._click.core import Context as _Context
+from typer.core import TyperGroup
+from typer.exceptions import Abort, Exit, TyperException
 
 from etfflow import errors
+from etfflow.safety import dumps_json
 
 if TYPE_CHECKING:
     from etfflow.pipeline import ImportSummary
+
+#: set to 1 (or pass the global --debug) to see the Python traceback of an unexpected error
+DEBUG_ENV = "ETFFLOW_DEBUG"
+_debug = {"on": False}
+
+
+def debug_enabled() -> bool:
+    """True when --debug was given or $ETFFLOW_DEBUG is set to something other than 0/empty."""
+    return _debug["on"] or os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def report_unexpected(exc: BaseException) -> int:
+    """Print a short message for an error (the traceback too with --debug); returns the exit code."""
+    if isinstance(exc, errors.EtfflowError):
+        code = next(c for t, c in EXIT_CODES if isinstance(exc, t))
+        err_console.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False, soft_wrap=True)
+        return code
+    if debug_enabled():
+        err_console.print(
+            "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+            highlight=False,
+            soft_wrap=True,
+        )
+    detail = errors.quote(str(exc), 200) if str(exc) else ""
+    err_console.print(
+        Text.assemble(
+            ("error: ", "bold red"),
+            f"unexpected {type(exc).__name__}" + (f": {detail}" if detail else ""),
+            "" if debug_enabled() else f" (rerun with --debug, or {DEBUG_ENV}=1, to see the traceback)",
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
+    return 1
+
+
+#: Typer's own signals (exit codes, usage errors, aborts) that reach the user as Typer shows them
+_PASS_THROUGH = (Exit, TyperException, Abort)
+
+
+class SafeGroup(TyperGroup):
+    """The command group: no Python traceback reaches a user, whatever a command raises."""
+
+    def invoke(self, ctx: _Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _PASS_THROUGH:
+            raise
+        except Exception as exc:  # the last line of defence: every other error becomes a message
+            raise typer.Exit(report_unexpected(exc)) from exc
+
 
 app = typer.Typer(
     name="etfflow",
@@ -28,14 +84,36 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=SafeGroup,
 )
 
-console = Console()
-err_console = Console(stderr=True)
+
+@app.callback()
+def _global_options(
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help=f"Show the traceback of unexpected errors (or {DEBUG_ENV}=1)."),
+    ] = False,
+) -> None:
+    """ETF flows from creations and redemptions: warehouse, signals, reports and backtests."""
+    _debug["on"] = debug
+
+
+# Markup is off: data (fund names, tickers, file names) is printed as it is, never read as Rich markup.
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 DbOpt = Annotated[
     Path | None,
     typer.Option("--db", help="Warehouse file (default: $ETFFLOW_DB or ~/.etfflow/etfflow.duckdb)."),
+]
+FlowsOpt = Annotated[
+    str,
+    typer.Option(
+        "--flows",
+        help="Flow source: computed (from shares), vendor[:NAME] (published flows) or best "
+        "(computed where a fund has them, vendor otherwise).",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON instead of tables.")]
 
@@ -52,19 +130,27 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (errors outside any command also become a short message)."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:
+        sys.exit(report_unexpected(exc))
 
 
 @contextmanager
 def handled() -> Iterator[None]:
-    """Turn etfflow errors into a one-line message on stderr and a meaningful exit code."""
+    """Turn etfflow errors into a one-line message on stderr and a meaningful exit code.
+
+    Any other exception becomes a short "unexpected" message with exit code 1 (the traceback with --debug).
+    """
     try:
         yield
-    except errors.EtfflowError as exc:
-        code = next(c for t, c in EXIT_CODES if isinstance(exc, t))
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code) from exc
+    except _PASS_THROUGH:
+        raise
+    except Exception as exc:
+        raise typer.Exit(report_unexpected(exc)) from exc
 
 
 @contextmanager
@@ -74,7 +160,7 @@ def progress(enabled: bool = True) -> Iterator[Callable[[str, float], None]]:
         yield lambda _m, _f: None
         return
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         TimeElapsedColumn(),
         console=err_console,
@@ -98,17 +184,8 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def emit_json(payload: Any) -> None:
-    """Write a JSON document to stdout."""
-    sys.stdout.write(json.dumps(payload, default=_default, indent=2, allow_nan=False) + "\n")
-
-
-def _default(obj: Any) -> Any:
-    if hasattr(obj, "isoformat"):
-        return obj.isoformat()
-    conv = to_jsonable(obj)
-    if conv is obj:
-        return str(obj)
-    return conv
+    """Write a JSON document to stdout; non-finite numbers (inf, NaN) are written as null."""
+    sys.stdout.write(dumps_json(to_jsonable(payload)) + "\n")
 
 
 def print_import(r: ImportSummary, what: str) -> None:

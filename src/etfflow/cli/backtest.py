@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import sys
 from pathlib import Path
@@ -11,8 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
-from etfflow.cli.app import DbOpt, JsonOpt, app, console, emit_json, handled
+from etfflow.cli.app import DbOpt, FlowsOpt, JsonOpt, app, console, emit_json, handled
 from etfflow.errors import ConfigError, NotFoundError
+from etfflow.safety import atomic_write_text, dumps_json
 
 FORMATS = ("md", "html", "json")
 
@@ -79,22 +79,36 @@ def _grid(items: list[str] | None) -> dict[str, list[Any]]:
 
 
 def _read_prices(specs: list[str] | None) -> Any:
-    """Price CSVs given as PATH (ticker = file name) or TICKER=PATH, as one price frame."""
+    """Price files given as PATH or TICKER=PATH (gzip or not), as one price frame.
+
+    Known layouts (Stooq, AlphaVantage, Yahoo adjusted close, yfinance exports: see
+    etfflow.sources.prices) are read by content, their ticker from the file, the TICKER= prefix or the
+    file name; any other CSV needs a date column and close or adjusted_close (ticker = file name).
+    """
     if not specs:
         return None
     import polars as pl
 
     from etfflow.backtest.data import price_frame
+    from etfflow.sources.base import read_bytes
+    from etfflow.sources.prices import layout_of, price_table, ticker_from_name
 
     frames = []
     for spec in specs:
         ticker, sep, path = spec.partition("=")
         p = Path(path if sep else spec)
-        name = ticker if sep else p.stem
         if not p.exists():
             raise NotFoundError(f"no such price file: {p}")
+        data = read_bytes(p)
+        if layout_of(data[:4096]) is not None:
+            frames.append(price_table(p, ticker=ticker if sep else None))
+            continue
+        name = ticker if sep else (ticker_from_name(p) or p.stem)
         try:
-            raw = pl.read_csv(p, try_parse_dates=True, infer_schema_length=10_000)
+            raw = pl.read_csv(data, infer_schema_length=10_000)
+            date = next((c for c in raw.columns if c.strip().lower() == "date"), None)
+            if date is not None and raw[date].dtype == pl.String:  # '1998-12-22 00:00:00-05:00': local date
+                raw = raw.with_columns(pl.col(date).str.slice(0, 10).str.to_date(strict=False))
         except pl.exceptions.PolarsError as exc:
             raise ConfigError(f"cannot read price file {p}: {exc}") from exc
         frames.append(price_frame(raw, name))
@@ -169,6 +183,7 @@ def backtest(
     list_presets: Annotated[
         bool, typer.Option("--list", help="List strategies and presets, then exit.")
     ] = False,
+    flow_source: FlowsOpt = "best",
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -207,7 +222,7 @@ def backtest(
         uni = universe or ("funds" if tick else spec.universe)
         if uni not in ("sectors", "funds"):
             raise ConfigError(f"--universe must be sectors or funds, not {uni!r}")
-        panel = _panel(demo, seed, db, tick, basis, prices, start, end, uni)
+        panel = _panel(demo, seed, db, tick, basis, prices, start, end, uni, flow_source)
         panels = (
             [(a, panel.select([a])) for a in panel.assets] if per_asset else [(_uni_name(uni, panel), panel)]
         )
@@ -248,6 +263,7 @@ def _panel(
     start: str | None,
     end: str | None,
     universe: str,
+    flow_source: str = "best",
 ) -> Any:
     from etfflow.backtest import data
 
@@ -263,7 +279,12 @@ def _panel(
         from etfflow.store import Store
 
         with Store(db, read_only=True) as store:
-            panel = data.panel_from_store(store, basis=basis, prices=price_rows)  # type: ignore[arg-type]
+            panel = data.panel_from_store(
+                store,
+                basis=basis,  # type: ignore[arg-type]
+                prices=price_rows,
+                flow_source=flow_source,
+            )
             funds = funds_table(store)
     if universe == "sectors":
         return data.sector_panel(panel, funds)
@@ -282,7 +303,7 @@ def _print_presets(as_json: bool) -> None:
         emit_json({"strategies": {k: v.summary for k, v in st.STRATEGIES.items()}, "presets": rows})
         return
     for k, v in st.STRATEGIES.items():
-        console.print(f"[bold]{k}[/]: {v.summary}", highlight=False)
+        console.print(f"{k}: {v.summary}", highlight=False)
     for r in rows:
         short = ", ".join(f"{a}={b}" for a, b in r["params"].items() if a not in ("regressors",))
         console.print(f"  {r['preset']} ({r['strategy']}): {short}", highlight=False)
@@ -297,7 +318,7 @@ def _write(runs: list[Any], sweeps: dict[str, Any], fmt: str, out: Path | None, 
         if out is None:
             emit_json(payload)
             return
-        text = json.dumps(payload, indent=2, allow_nan=False) + "\n"
+        text = dumps_json(payload) + "\n"
     elif fmt == "html":
         text = render_html(ts)
         out = out or Path("reports") / f"etfflow-backtest-{name}.html"
@@ -307,12 +328,11 @@ def _write(runs: list[Any], sweeps: dict[str, Any], fmt: str, out: Path | None, 
             sys.stdout.write(text)
             return
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        atomic_write_text(out, text)
     except OSError as exc:
         raise ConfigError(f"cannot write {out}: {exc}") from exc
     if ts.label:
-        console.print(f"[bold yellow]{ts.label}[/]", highlight=False)
+        console.print(ts.label, style="bold yellow", highlight=False)
     r = runs[0]
     console.print(
         f"Wrote {out} ({fmt}): {r.strategy} {r.name}, Sharpe {r.stats['sharpe']:.2f}, "

@@ -9,9 +9,10 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
-from etfflow import pipeline
+from etfflow import calendar, pipeline
 from etfflow.cli.app import (
     DbOpt,
+    FlowsOpt,
     JsonOpt,
     app,
     console,
@@ -27,6 +28,7 @@ from etfflow.cli.app import (
 from etfflow.errors import NotFoundError
 from etfflow.flows.aggregate import to_period
 from etfflow.flows.flags import Flag, decode
+from etfflow.flows.source import describe_sources, flow_sources, source_notes, with_flow_source
 from etfflow.signals.overview import top_flows, window_totals
 from etfflow.signals.sectors import sector_snapshot
 from etfflow.signals.tracker import MARKET_COLUMNS, category_tickers, market_columns
@@ -42,7 +44,7 @@ def _open(db: Path | None, *, read_only: bool = True) -> Store:
 def _label_line(store: Store) -> str | None:
     label = pipeline.synthetic_label(store)
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     return label
 
 
@@ -83,7 +85,7 @@ def demo(
     if as_json:
         emit_json(payload)
         return
-    console.print(f"[bold yellow]{summary.label}[/]", highlight=False)
+    console.print(summary.label, style="bold yellow", highlight=False)
     console.print(
         f"Demo warehouse {payload['db']}: {summary.funds} funds, {summary.days} sessions "
         f"({summary.start} .. {summary.end}), {summary.flow_rows:,} daily flows."
@@ -128,6 +130,7 @@ def flows(
     start: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
     end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
     freq: Annotated[str, typer.Option(help="d (daily), w (weekly, Friday), m (monthly).")] = "d",
+    flow_source: FlowsOpt = "best",
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -137,46 +140,61 @@ def flows(
     t = ticker.upper()
     with handled(), _open(db) as store:
         label = pipeline.synthetic_label(store)
-        f = store.read(
-            "flows_daily", tickers=[t], start=start.date() if start else None, end=end.date() if end else None
+        f, _ = pipeline.load_flows(
+            store,
+            tickers=[t],
+            start=start.date() if start else None,
+            end=end.date() if end else None,
+            flow_source=flow_source,
         )
         if f.height == 0:
             raise NotFoundError(f"no flows for {t} in {store.path} (import its data first)")
+        funds = pipeline.funds_table(store)
         f = market_columns(store, f)  # close, price_change, volume, volume_ratio, divergence, creation_units
+    currency = calendar.fund_currencies(funds, [t])[t]
     if freq == "d":
         out = f.select(
             "date", "flow_usd", "aum_prev_usd", "flow_pct_aum", *MARKET_COLUMNS, "flags", "available_on"
         )
     else:
-        out = to_period(f, freq).select(
+        out = to_period(f, freq, markets=calendar.fund_markets(funds, [t])).select(
             "date", "flow_usd", pl.col("aum_start_usd").alias("aum_prev_usd"), "flow_pct_aum", "flags", "days"
         )
     out = out.with_columns(
         pl.col("flags").map_elements(lambda x: ",".join(decode(x)), return_dtype=pl.String).alias("flags")
     )
     total = float(out["flow_usd"].sum())
+    source = flow_sources(f).get(t)
     if as_json:
         emit_json(
             {
                 "ticker": t,
                 "freq": freq,
                 "label": label,
+                "currency": currency,
+                "flow_source": source,
+                "notes": source_notes(f),
                 "net_flow_usd": total,
                 "rows": nan_to_none(out).to_dicts(),
             }
         )
         return
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     shown = out.tail(40)
     console.print(
         frame_table(
-            f"{t} flows ({freq}); last {shown.height} of {out.height} rows",
+            f"{t} flows ({freq}), amounts in {currency}; last {shown.height} of {out.height} rows",
             shown,
             {"flow_usd": fmt_usd, "aum_prev_usd": lambda x: fmt_usd(x).lstrip("+"), "flow_pct_aum": fmt_pct},
         )
     )
-    console.print(f"Net flow over the selection: {fmt_usd(total)} (bad prints and unknown flows excluded)")
+    console.print(
+        f"Net flow over the selection: {fmt_usd(total)} {currency} (bad prints and unknown flows excluded)"
+    )
+    console.print(f"Flow source: {source}", highlight=False)
+    for note in source_notes(f):
+        console.print(f"note: {note}", highlight=False)
 
 
 @app.command()
@@ -185,22 +203,28 @@ def top(
     window: Annotated[int, typer.Option(help="Sessions to sum over.")] = 5,
     n: Annotated[int, typer.Option(help="Funds per list.")] = 10,
     by: Annotated[str, typer.Option(help="Rank by usd or pct (of prior AUM).")] = "usd",
+    market: Annotated[str | None, typer.Option(help="Only funds of this market (US or CN).")] = None,
+    flow_source: FlowsOpt = "best",
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Largest inflows and outflows over the last WINDOW sessions, in $ and % of AUM."""
+    """Largest inflows and outflows over the last WINDOW sessions, in the funds' currency and % of AUM."""
     key = {"usd": "flow_usd", "pct": "flow_pct_aum"}.get(by)
     if key is None:
         raise typer.BadParameter("use usd or pct", param_hint="--by")
     with handled(), _open(db) as store:
         label = pipeline.synthetic_label(store)
-        f, funds = pipeline.load_flows(store)
-        totals = window_totals(f, funds, window=window)
+        f, funds = pipeline.load_flows(store, flow_source=flow_source)
+        if market:
+            mk = calendar.fund_markets(funds, f["ticker"].unique().to_list())
+            f = f.filter(pl.col("ticker").is_in([t for t, m in mk.items() if m == market.upper()]))
+        totals = with_flow_source(window_totals(f, funds, window=window), f)
         if category:  # a category (sector, ...) or an asset class (equity, bond, ...)
             totals = totals.filter(pl.col("ticker").is_in(category_tickers(funds, category)))
             if totals.height == 0:
                 raise NotFoundError(f"no funds of category {category!r} with flows in the warehouse")
-    inflows, outflows = top_flows(totals, n=n, by=key)
+    with handled():
+        inflows, outflows = top_flows(totals, n=n, by=key)
     if as_json:
         emit_json(
             {
@@ -210,36 +234,50 @@ def top(
                 "by": by,
                 "inflows": nan_to_none(inflows).to_dicts(),
                 "outflows": nan_to_none(outflows).to_dicts(),
+                "flow_sources": flow_sources(f),
+                "notes": source_notes(f),
             }
         )
         return
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     _print_top(inflows, outflows, f"last {window} sessions")
+    _print_sources(f)
 
 
 @app.command()
 def sectors(
     window: Annotated[int, typer.Option(help="Sessions to sum over.")] = 5,
+    flow_source: FlowsOpt = "best",
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Sector net flows, breadth and the cyclical/defensive ratio over the last WINDOW sessions."""
     with handled(), _open(db) as store:
         label = pipeline.synthetic_label(store)
-        f, funds = pipeline.load_flows(store)
+        f, funds = pipeline.load_flows(store, flow_source=flow_source)
         snap = sector_snapshot(f, funds, window=window)
     if as_json:
-        emit_json({"label": label, "window": window, **snap.as_dict()})
+        emit_json(
+            {
+                "label": label,
+                "window": window,
+                **snap.as_dict(),
+                "flow_sources": flow_sources(f),
+                "notes": source_notes(f),
+            }
+        )
         return
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     _print_sectors(snap)
+    _print_sources(f)
 
 
 @app.command()
 def quality(
     ticker: Annotated[str | None, typer.Argument(help="Fund ticker (all funds when omitted).")] = None,
+    flow_source: FlowsOpt = "best",
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -247,7 +285,7 @@ def quality(
     tickers = [ticker.upper()] if ticker else None
     with handled(), _open(db) as store:
         label = pipeline.synthetic_label(store)
-        f = store.read("flows_daily", tickers=tickers)
+        f, _ = pipeline.load_flows(store, tickers=tickers, flow_source=flow_source)
         if f.height == 0:
             raise NotFoundError(f"no flows for {ticker or 'any fund'} in {store.path}")
     rows: list[dict[str, Any]] = []
@@ -267,11 +305,20 @@ def quality(
             }
         )
     if as_json:
-        emit_json({"label": label, "ticker": ticker, "flow_rows": f.height, "flags": rows})
+        emit_json(
+            {
+                "label": label,
+                "ticker": ticker,
+                "flow_rows": f.height,
+                "flags": rows,
+                "flow_sources": flow_sources(f),
+            }
+        )
         return
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     console.print(f"{f.height:,} daily flow rows checked for {ticker or 'all funds'}.")
+    _print_sources(f)
     if not rows:
         console.print("No flags.")
         return
@@ -292,8 +339,14 @@ def quality(
     console.print("Excluded from statistics by default: bad_print, no_price, first.")
 
 
+def _print_sources(f: pl.DataFrame) -> None:
+    console.print(describe_sources(f), highlight=False)
+    for note in source_notes(f):
+        console.print(f"note: {note}", highlight=False)
+
+
 def _print_top(inflows: pl.DataFrame, outflows: pl.DataFrame, span: str) -> None:
-    cols = ["ticker", "name", "flow_usd", "flow_pct_aum", "aum_start_usd"]
+    cols = ["ticker", "name", "flow_usd", "currency", "flow_pct_aum", "aum_start_usd", "flow_source"]
     fmts = {"flow_usd": fmt_usd, "flow_pct_aum": fmt_pct, "aum_start_usd": lambda x: fmt_usd(x).lstrip("+")}
     for title, fr in (("Top inflows", inflows), ("Top outflows", outflows)):
         sel = fr.select([c for c in cols if c in fr.columns])

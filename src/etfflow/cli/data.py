@@ -46,9 +46,9 @@ def _source_bars(sources: list[str], enabled: bool) -> Iterator[Callable[[str, s
         yield lambda _s, _m, _f: None
         return
     with Progress(
-        TextColumn("{task.fields[source]:<9}"),
+        TextColumn("{task.fields[source]:<9}", markup=False),
         BarColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
@@ -184,7 +184,7 @@ def update(
     if summary.refreshed:
         console.print(f"Flows recomputed for {len(summary.refreshed)} fund(s).")
     for f in summary.failures:
-        err_console.print(f"[bold red]failed[/] {f.source} {f.ticker or '(all)'}: {f.error}", highlight=False)
+        err_console.print(f"failed {f.source} {f.ticker or '(all)'}: {f.error}", style="red", highlight=False)
     if summary.failures:
         err_console.print(
             "Nothing of the failed funds was written; run `etfflow update` again to retry them."
@@ -214,6 +214,7 @@ def nport(
             frame.group_by("series_id")
             .agg(
                 pl.col("ticker").drop_nulls().first().alias("ticker"),
+                pl.col("series_name").drop_nulls().last().alias("name"),
                 pl.len().alias("months"),
                 pl.col("month_end").min().alias("first"),
                 pl.col("month_end").max().alias("last"),
@@ -229,6 +230,7 @@ def nport(
     rows = frame.select(
         "series_id",
         "ticker",
+        pl.col("series_name").alias("name"),
         "month_end",
         "sales",
         "reinvestment",
@@ -245,9 +247,11 @@ def nport(
         c: (lambda x: fmt_usd(x).lstrip("+")) for c in ("sales", "reinvestment", "redemption", "net_assets")
     }
     for (series, ticker), part in rows.group_by("series_id", "ticker", maintain_order=True):
+        names = part["name"].drop_nulls()
+        name = f" {names[-1]}" if names.len() else ""
         console.print(
             frame_table(
-                f"N-PORT monthly flows: {ticker or '-'} ({series})",
+                f"N-PORT monthly flows: {ticker or '-'}{name} ({series})",
                 part.select(
                     pl.col("month_end").alias("month"),
                     "sales",
@@ -266,11 +270,21 @@ def nport(
 @app.command()
 def reconcile(
     tickers: Annotated[list[str] | None, typer.Argument(help="Funds to check (default: every fund).")] = None,
+    daily: Annotated[
+        bool,
+        typer.Option(
+            "--daily", help="Computed vs vendor daily flows per fund and year, with the alignment found."
+        ),
+    ] = False,
     abs_tol: Annotated[
         float | None, typer.Option(help="Absolute tolerance in USD (default 1,000,000).")
     ] = None,
     rel_tol: Annotated[
-        float | None, typer.Option(help="Relative tolerance, a fraction of the N-PORT amount (default 0.05).")
+        float | None,
+        typer.Option(
+            help="Relative tolerance: a fraction of the N-PORT amount (default 0.05); with --daily, "
+            "of the larger daily value (default 0.02)."
+        ),
     ] = None,
     all_months: Annotated[
         bool, typer.Option(help="Also months outside the reference's first..last month.")
@@ -280,9 +294,12 @@ def reconcile(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Monthly sums of daily (and vendor) flows against Form N-PORT monthly net flows, per fund and month."""
+    """Monthly flows (daily sums, vendor) against Form N-PORT; or, with --daily, computed vs vendor days."""
     from etfflow.reconcile import status_counts
 
+    if daily:
+        _reconcile_daily(tickers, abs_tol, rel_tol, db, as_json)
+        return
     with handled(), Store(db, read_only=True) as store:
         label = pipeline.synthetic_label(store)
         result = pipeline.reconcile_store(
@@ -294,8 +311,8 @@ def reconcile(
         )
         if result.height == 0:
             raise NotFoundError(
-                "nothing to reconcile: the warehouse needs N-PORT rows (etfflow nport) or vendor flows "
-                "(etfflow import-flows) for funds that also have daily flows"
+                "nothing to reconcile: the warehouse needs N-PORT rows (etfflow nport) with daily or "
+                "vendor flows (etfflow import) for the same funds, or vendor flows for funds with daily flows"
             )
     counts = status_counts(result)
     shown = result.filter(pl.col("status") != "ok") if problems else result
@@ -304,7 +321,7 @@ def reconcile(
         emit_json({"label": label, "counts": counts, "rows": nan_to_none(shown).to_dicts()})
         raise typer.Exit(code)
     if label:
-        console.print(f"[bold yellow]{label}[/]", highlight=False)
+        console.print(label, style="bold yellow", highlight=False)
     names = {
         "daily_vs_nport": ("daily", "N-PORT"),
         "vendor_vs_nport": ("vendor", "N-PORT"),
@@ -342,6 +359,91 @@ def reconcile(
         raise typer.Exit(code)
 
 
+def _reconcile_daily(
+    tickers: list[str] | None, abs_tol: float | None, rel_tol: float | None, db: Path | None, as_json: bool
+) -> None:
+    """`reconcile --daily`: per fund, vendor and year, the alignment that fits best and what still differs."""
+    from etfflow.reconcile_daily import DEFAULT_ABS_TOL, DEFAULT_REL_TOL, alignment_changes
+
+    a_tol = DEFAULT_ABS_TOL if abs_tol is None else abs_tol
+    r_tol = DEFAULT_REL_TOL if rel_tol is None else rel_tol
+    with handled(), Store(db, read_only=True) as store:
+        label = pipeline.synthetic_label(store)
+        result = pipeline.reconcile_daily_store(
+            store, tickers=[t.upper() for t in tickers] if tickers else None, abs_tol=a_tol, rel_tol=r_tol
+        )
+        if result.years.height == 0:
+            raise NotFoundError(
+                "nothing to reconcile daily: the warehouse needs vendor flows (etfflow import) for funds "
+                "that also have flows computed from shares outstanding"
+            )
+    changes = alignment_changes(result.years)
+    tolerance = {"abs_usd": a_tol, "rel": r_tol}
+    if as_json:
+        emit_json(
+            {
+                "label": label,
+                "tolerance": tolerance,
+                "rows": result.rows(),
+                "alignment_changes": changes,
+                "left_out": result.left_out,
+            }
+        )
+        return
+    if label:
+        console.print(f"[bold yellow]{label}[/]", highlight=False)
+    share = lambda x: "n/a" if x is None or x != x else f"{100 * x:.1f}%"  # noqa: E731
+    for (vendor, ticker), part in result.years.group_by("vendor", "ticker", maintain_order=True):
+        table = part.select(
+            "year",
+            pl.col("offset").map_elements(lambda o: f"{o:+d}", return_dtype=pl.String).alias("offset"),
+            pl.col("nav_basis").alias("nav"),
+            "days",
+            pl.col("match_share").alias("match"),
+            pl.col("any_match_share").alias("any_align"),
+            pl.col("correlation").alias("corr"),
+            pl.col("computed_usd").alias("computed"),
+            pl.col("vendor_usd").alias("vendor"),
+            pl.col("diff_usd").alias("diff"),
+        )
+        console.print(
+            frame_table(
+                f"{ticker}: computed vs {vendor} daily flows, by year (offset = vendor date - trade date)",
+                table,
+                {
+                    "match": share,
+                    "any_align": share,
+                    "corr": lambda x: "n/a" if x is None or x != x else f"{x:.3f}",
+                    "computed": fmt_usd,
+                    "vendor": fmt_usd,
+                    "diff": fmt_usd,
+                },
+            )
+        )
+    worst = result.worst.join(
+        result.years.filter(pl.col("match_share") < 0.99).select("vendor", "ticker", "year"),
+        on=["vendor", "ticker", "year"],
+    )
+    if worst.height:
+        console.print(
+            frame_table(
+                "Worst days (years matching < 99%; --json for every year)",
+                worst.select(
+                    "ticker", "trade_date", "vendor_date", "computed_usd", "vendor_usd", "diff_usd"
+                ).head(30),
+                {"computed_usd": fmt_usd, "vendor_usd": fmt_usd, "diff_usd": fmt_usd},
+            )
+        )
+    for c in changes:
+        console.print(f"alignment change: {c}", highlight=False)
+    console.print(
+        f"match = days within max({fmt_usd(a_tol).lstrip('+')}, {r_tol:.0%}); any_align = days matching "
+        "under some alignment (well above match: the alignment changed within the year); nav t = "
+        "dSO x NAV of the trade date, t-1 = of the session before; diff = computed - vendor.",
+        highlight=False,
+    )
+
+
 @app.command("import-flows")
 def import_flows(
     file: Annotated[
@@ -355,7 +457,11 @@ def import_flows(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import a vendor's daily flows into `vendor_flows`, for `etfflow reconcile`."""
+    """Import a vendor's daily flows (long, per-fund workbook or wide; gzip too) under a vendor name.
+
+    `etfflow import` recognises the same files by content (vendor name "vendor"); use import-flows to
+    name the vendor (--source, then `--flows vendor:NAME`) or to state the units.
+    """
     with handled():
         if not file.exists():
             raise NotFoundError(f"no such file: {file}")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from etfflow.cli.app import DbOpt, JsonOpt, app, console, emit_json, handled
+from etfflow.cli.app import DbOpt, FlowsOpt, JsonOpt, app, console, emit_json, handled
 from etfflow.errors import StoreError
+from etfflow.safety import atomic_write_text, dumps_json
 from etfflow.store import Store
 
 FORMATS = ("md", "html", "json")
@@ -38,6 +38,7 @@ def report(
     rules: Annotated[
         str, typer.Option(help="framework (the framework's rules) or etfflow (etfflow's variants).")
     ] = "framework",
+    flow_source: FlowsOpt = "best",
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -53,26 +54,30 @@ def report(
         raise typer.BadParameter(f"use one of {', '.join(PRESETS)}", param_hint="--rules")
     with handled():
         with Store(db, read_only=True) as store:
-            opts = ReportOptions(rules=PRESETS[rules])
-            rep = report_from_store(store, as_of=as_of.date() if as_of else None, window=window, options=opts)
+            rep = report_from_store(
+                store,
+                as_of=as_of.date() if as_of else None,
+                window=window,
+                flow_source=flow_source,
+                options=ReportOptions(rules=PRESETS[rules]),
+            )
         data = rep.as_dict()
         if fmt == "md":
             text = render_markdown(rep)
         elif fmt == "html":
             text = render_html(rep)
         else:
-            text = json.dumps(data, indent=2, allow_nan=False) + "\n"
+            text = dumps_json(data) + "\n"
         path = out or default_out(rep.as_of, fmt)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            atomic_write_text(path, text)
         except OSError as exc:
             raise StoreError(f"cannot write the report to {path}: {exc}") from exc
     if as_json:
         emit_json({"out": str(path), "format": fmt, **data})
         return
     if rep.label:
-        console.print(f"[bold yellow]{rep.label}[/]", highlight=False)
+        console.print(rep.label, style="bold yellow", highlight=False)
     console.print(f"{rep.title} (as of {rep.as_of}, {rep.window} sessions, {rep.funds_with_data} funds)")
     empty = rep.empty_sections()
     if empty:

@@ -18,7 +18,15 @@ from etfflow.flows.flags import Flag
 from etfflow.flows.nb import SPLIT_RATIOS, flows_long_nb
 from etfflow.schema import DAILY_VALUES, validate
 
-__all__ = ["SOURCE_PRIORITY", "FlowParams", "aum_method", "compute_flows", "merge_sources", "shares_method"]
+__all__ = [
+    "MONTHLY_SOURCES",
+    "SOURCE_PRIORITY",
+    "FlowParams",
+    "aum_method",
+    "compute_flows",
+    "merge_sources",
+    "shares_method",
+]
 
 #: Lower is preferred when two sources state the same field for the same fund and session.
 SOURCE_PRIORITY: dict[str, int] = {
@@ -30,7 +38,16 @@ SOURCE_PRIORITY: dict[str, int] = {
     "parquet": 20,
     "yfinance": 30,
     "demo": 50,
+    # China: exchange daily counts before Wind's month-end counts; Wind NAV before closes
+    "cn_exchange_shares": 10,
+    "szse_shares": 12,
+    "wind_nav": 15,
+    "wind_shares": 25,
+    "cn_prices": 30,
 }
+_EXCHANGE = {"US": "NYSE", "CN": "XSHG (Shanghai/Shenzhen)"}
+#: sources whose shares counts are month-end observations: their flows are monthly (method month_end)
+MONTHLY_SOURCES: frozenset[str] = frozenset({"wind_shares"})
 
 
 @dataclass(frozen=True)
@@ -52,7 +69,8 @@ def merge_sources(daily: pl.DataFrame, priority: dict[str, int] | None = None) -
     so that two sources' counts are never differenced against each other.
     """
     if daily.height == 0 or daily["source"].n_unique() == 1:
-        return daily.drop("source").sort("ticker", "date")  # one source: keys are already unique
+        # one source: keys are already unique
+        return daily.rename({"source": "so_source"}).sort("ticker", "date")
     prio = {**SOURCE_PRIORITY, **(priority or {})}
     df = daily.with_columns(
         pl.col("source").replace_strict(prio, default=40, return_dtype=pl.Int32).alias("_prio")
@@ -86,12 +104,21 @@ def compute_flows(
     optional (a missing so_lag is taken as 0 and flagged LAG_UNKNOWN). `funds` supplies
     creation_unit_shares for the odd-lot check. Rows without a shares count produce no flow; the next
     count's change is flagged GAP with the number of sessions it spans.
+
+    Each fund's sessions come from its market's exchange calendar (`funds.market`, else the ticker's
+    form: NYSE for US funds, XSHG for China A-share funds). A flow whose count comes from a month-end
+    source (MONTHLY_SOURCES) has method `month_end`: (SO_m - SO_m-1) x NAV_m on the month's last
+    session. A change that involves a count the source marks as estimated is flagged ESTIMATED.
     """
     p = params or FlowParams()
     if daily.select(pl.struct("date", "ticker").is_duplicated().any()).item():
         raise DataQualityError("daily panel has several rows per (date, ticker): merge sources first")
     daily = _derive_shares_from_aum(daily)
     cols = {c: pl.Float64 for c in ("close", "nav", "shares_outstanding", "split_factor")}
+    extra = [
+        (pl.col(c) if c in daily.columns else pl.lit(None, dtype=t)).cast(t).alias(c)
+        for c, t in (("estimated", pl.Boolean), ("so_source", pl.String))
+    ]
     df = daily.select(
         "date",
         "ticker",
@@ -103,13 +130,26 @@ def compute_flows(
             "so_lag"
         ),
         "_method",
+        *extra,
     ).sort("ticker", "date")
+    markets = calendar.fund_markets(funds, df["ticker"].unique().to_list())
+    df = df.with_columns(pl.col("ticker").replace_strict(markets, return_dtype=pl.String).alias("_market"))
+    parts = [
+        _market_flows(part, str(m), funds, p) for (m,), part in df.group_by("_market", maintain_order=True)
+    ]
+    out = pl.concat(parts) if parts else _market_flows(df, "US", funds, p)
+    return validate(out.sort("ticker", "date"), "flows_daily")
+
+
+def _market_flows(df: pl.DataFrame, market: str, funds: pl.DataFrame | None, p: FlowParams) -> pl.DataFrame:
+    """The flow kernel on one market's funds, with that market's exchange calendar."""
     dates = df["date"].to_numpy().astype("datetime64[D]")
-    ok = calendar.is_trading_day(dates)
+    ok = calendar.is_trading_day(dates, market)
     if not ok.all():
         bad = int(np.flatnonzero(~ok)[0])
         raise DataQualityError(
-            f"{df['ticker'][bad]} has a row dated {df['date'][bad]}, which is not an NYSE session"
+            f"{df['ticker'][bad]} has a row dated {df['date'][bad]}, "
+            f"which is not an {_EXCHANGE[market]} session"
         )
     lag_unknown = df["so_lag"].is_null().to_numpy()
     lag = df["so_lag"].fill_null(0).to_numpy().astype(np.int64)
@@ -121,7 +161,10 @@ def compute_flows(
     if funds is not None and "creation_unit_shares" in funds.columns:
         units = dict(zip(funds["ticker"].to_list(), funds["creation_unit_shares"].to_list(), strict=True))
         unit = np.array([float(units.get(t) or 0) for t in tickers])
-    sess = calendar.session_index(dates)
+    sess = calendar.session_index(dates, market)
+    split_rows = np.zeros(0, dtype=np.int64)
+    if market != "US":
+        df, split_rows = _apply_declared_splits(df, starts)
 
     def arr(c: str) -> np.ndarray:
         return df[c].fill_null(np.nan).to_numpy().astype(np.float64)
@@ -144,11 +187,15 @@ def compute_flows(
         SPLIT_RATIOS,
     )
     flags = flags | np.where(lag_unknown, np.uint32(Flag.LAG_UNKNOWN), np.uint32(0)).astype(np.uint32)
-    method = df["_method"].to_numpy()
+    flags = flags | np.where(_estimated(df), np.uint32(Flag.ESTIMATED), np.uint32(0)).astype(np.uint32)
+    flags = np.asarray(flags, dtype=np.uint32)
+    flags[split_rows] = flags[split_rows] | np.uint32(int(Flag.SPLIT))
+    monthly = df["so_source"].is_in(list(MONTHLY_SOURCES)).fill_null(False).to_numpy()
+    method = np.where(monthly, "month_end", df["_method"].to_numpy())
     # counts derived from AUM / NAV are not whole shares: the creation-unit check does not apply
     flags = np.where(method == "aum", flags & ~np.uint32(Flag.ODD_LOT), flags).astype(np.uint32)
     keep = ~np.isnan(arr("shares_outstanding"))
-    all_sessions = calendar.sessions()
+    all_sessions = calendar.sessions(market=market)
     trade_dates = all_sessions[np.clip(trade_sess, 0, len(all_sessions) - 1)]
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = np.where(aum_prev > 0, flow / aum_prev, np.nan)
@@ -165,10 +212,69 @@ def compute_flows(
             "flags": flags[keep],
             "gap_sessions": gap[keep],
             "available_on": dates[keep],
-        }
+        },
+        schema_overrides={
+            "ticker": pl.String,
+            "method": pl.String,
+            "flags": pl.UInt32,
+            "gap_sessions": pl.Int32,
+        },
     ).with_columns(pl.col(c).fill_nan(None) for c in ("flow_usd", "aum_prev_usd", "flow_pct_aum"))
-    out = out.with_columns(pl.col(c).fill_nan(None) for c in ("shares_change", "nav_used"))
-    return validate(out, "flows_daily")
+    return out.with_columns(pl.col(c).fill_nan(None) for c in ("shares_change", "nav_used"))
+
+
+def _apply_declared_splits(df: pl.DataFrame, starts: np.ndarray) -> tuple[pl.DataFrame, np.ndarray]:
+    """Put every fund's series in its latest share units using the split factors its rows declare.
+
+    China A-share funds split or consolidate by any ratio (510310: 0.4998 new shares per old), not
+    the standard ratios the kernel recognises, and the count and NAV change at the close of the
+    session before the first one traded at the new price (which carries `split_factor`). So, for a
+    factor k declared on row j: the shares event is the count next to j (the last one before j, or
+    the first from j on) whose change is nearest to k; counts and NAVs before it are restated (x k,
+    / k), closes before j likewise (/ k), the factor is consumed, and the event row is returned to be
+    flagged SPLIT. The change left at the event row is a flow.
+    """
+    split = df["split_factor"].to_numpy().astype(np.float64)
+    declared = np.flatnonzero(np.isfinite(split) & (split > 0) & (split != 1.0))
+    if not len(declared):
+        return df, np.zeros(0, dtype=np.int64)
+    so = df["shares_outstanding"].fill_null(np.nan).to_numpy().astype(np.float64).copy()
+    nav = df["nav"].fill_null(np.nan).to_numpy().astype(np.float64).copy()
+    close = df["close"].fill_null(np.nan).to_numpy().astype(np.float64).copy()
+    group = np.searchsorted(starts, declared, side="right") - 1
+    events = []
+    for j, g in zip(declared.tolist(), group.tolist(), strict=True):
+        lo, k = int(starts[g]), float(split[j])
+        close[lo:j] /= k
+        have = np.flatnonzero(np.isfinite(so[lo : starts[g + 1]])) + lo
+        best, dist = -1, np.inf
+        for cand in (have[have < j][-1:], have[have >= j][:1]):
+            for i in cand.tolist():
+                prev = have[have < i]
+                if len(prev) and so[prev[-1]] > 0 and so[i] > 0:
+                    d = abs(np.log(so[i] / so[prev[-1]]) - np.log(k))
+                    if d < dist:
+                        best, dist = i, d
+        if best < 0:
+            continue
+        so[lo:best] *= k
+        nav[lo:best] /= k
+        events.append(best)
+    out = df.with_columns(
+        pl.Series("shares_outstanding", so).fill_nan(None),
+        pl.Series("nav", nav).fill_nan(None),
+        pl.Series("close", close).fill_nan(None),
+        pl.lit(None, dtype=pl.Float64).alias("split_factor"),
+    )
+    return out, np.array(events, dtype=np.int64)
+
+
+def _estimated(df: pl.DataFrame) -> np.ndarray:
+    """Rows whose shares change involves an estimated count: this row's or the fund's previous count."""
+    has = pl.col("shares_outstanding").is_not_null()
+    est = pl.col("estimated").fill_null(False) & has
+    prev = pl.when(has).then(est).otherwise(None).forward_fill().shift(1).over("ticker").fill_null(False)
+    return np.asarray(df.select((est | (prev & has)).alias("e"))["e"].to_numpy())
 
 
 def _derive_shares_from_aum(daily: pl.DataFrame) -> pl.DataFrame:

@@ -21,6 +21,7 @@ class Flag(IntFlag):
     FIRST = 1 << 6  # first observation: no previous count, no flow
     LARGE = 1 << 7  # |flow| above 25% of prior AUM (often launches or data errors)
     LAG_UNKNOWN = 1 << 8  # the source did not declare its reporting lag (0 assumed)
+    ESTIMATED = 1 << 9  # a shares count the source marks as its estimate, not a published figure
 
 
 EXCLUDED_BY_DEFAULT = Flag.BAD_PRINT | Flag.NO_PRICE | Flag.FIRST

@@ -17,6 +17,7 @@ import polars as pl
 from etfflow import __version__, calendar
 from etfflow.errors import ConfigError, NotFoundError
 from etfflow.flows.flags import flag_counts
+from etfflow.flows.source import describe_sources, flow_sources, source_notes
 from etfflow.signals.common import jsonable
 from etfflow.signals.composite import Composite, composite
 from etfflow.signals.event_returns import EventStudy, event_study
@@ -121,6 +122,7 @@ class FlowReport:
     notes: list[str]
     sector_weeks: pl.DataFrame  # sector flows per week (charts)
     breadth_weeks: pl.DataFrame  # breadth and C/D ratio per week (charts)
+    flow_sources: dict[str, str] = field(default_factory=dict)  # ticker -> computed / vendor:NAME
     rules: str = "framework"
     mechanical: dict[dt.date, list[str]] = field(
         default_factory=dict
@@ -179,6 +181,14 @@ def build_report(
     if window < 1:
         raise ConfigError(f"window must be at least 1 session, not {window}")
     o = options or ReportOptions()
+    # the US ETF flow framework: US funds only (other markets' flows are in other currencies)
+    us = [t for t, m in calendar.fund_markets(funds, flows["ticker"].unique().to_list()).items() if m == "US"]
+    if flows.height and not us:
+        raise NotFoundError(
+            "the flow report covers US funds and this warehouse has flows of other markets only: "
+            "see `etfflow groups --market CN` and `etfflow flows TICKER`"
+        )
+    flows = flows.filter(pl.col("ticker").is_in(us))
     pit, as_of = point_in_time(flows, as_of)
     span = report_window(pit, window, as_of)
     if span is None:
@@ -220,6 +230,9 @@ def build_report(
     sector_weeks = sector_history(recent, funds, periods=o.chart_weeks, as_of=end, rules=rules.sectors)
     synthetic = label is not None and "SYNTHETIC" in label.upper()
     notes = _notes(totals, funds, coverage, thematic, start, end, as_of, label, mech)
+    used = in_window.filter(pl.col("ticker").is_in(totals["ticker"].implode()))
+    if set(flow_sources(used).values()) - {"computed"}:  # the disclaimer stays last
+        notes[-1:-1] = [describe_sources(used, limit=40), *source_notes(used)]
     return FlowReport(
         title=f"ETF Flow Report: {start} to {end}",
         as_of=as_of,
@@ -243,6 +256,7 @@ def build_report(
         notes=notes,
         sector_weeks=sector_weeks,
         breadth_weeks=breadth_history(sector_weeks),
+        flow_sources=flow_sources(used),
         rules=rules.name,
         mechanical=mech,
         event_study=study,
@@ -388,24 +402,40 @@ def report_from_store(
     as_of: dt.date | None = None,
     window: int = 5,
     options: ReportOptions | None = None,
+    flow_source: str | None = None,
 ) -> FlowReport:
-    """Read only the columns and sessions the report needs from the warehouse, then build it."""
-    from etfflow.pipeline import funds_table, synthetic_label
+    """Read only the sessions the report needs (flows from `flow_source`), then build the report."""
+    from etfflow.flows.source import parse_flow_source
+    from etfflow.pipeline import funds_table, load_flows, synthetic_label
 
     o = options or ReportOptions()
-    last = store.query("SELECT max(available_on) AS a, max(date) AS d FROM flows_daily")
-    if last.height == 0 or last["d"][0] is None:
-        raise NotFoundError(f"no flows in {store.path}: import data or run `etfflow demo` first")
-    top = as_of or last["a"][0] or last["d"][0]
+    choice = parse_flow_source(flow_source)
+    # the report's dates come from the US funds' flows (other markets keep other calendars)
+    other = funds_table(store).filter(pl.col("market") != "US")["ticker"].to_list() or [""]
+    ends = []
+    if choice.kind != "vendor":
+        last = store.query(
+            "SELECT max(available_on) AS a, max(date) AS d FROM flows_daily "
+            "WHERE ticker NOT IN (SELECT unnest(?))",
+            [other],
+        )
+        ends.append(last["a"][0] or last["d"][0])
+    if choice.kind != "computed":  # a vendor's flow for d is known the next session
+        d = store.query("SELECT max(date) AS d FROM vendor_flows")["d"][0]
+        ends.append(None if d is None else calendar.sessions(d + dt.timedelta(days=1))[0].astype(dt.date))
+    known = [e for e in ends if e is not None]
+    if not known:
+        raise NotFoundError(
+            f"no flows of US funds in {store.path}: import data or run `etfflow demo` first "
+            "(China funds: `etfflow groups --market CN`)"
+        )
+    top = as_of or max(known)
     sessions = (
         max(o.history, o.signals.pct_window + o.signals.long_days, 5 * (o.chart_weeks + 2)) + window + 10
     )
     cal = calendar.sessions(None, top)
     first = dt.date.fromisoformat(str(cal[max(0, len(cal) - sessions)])) if len(cal) else top
-    cols = ", ".join(f'"{c}"' for c in FLOW_COLUMNS)
-    flows = store.query(f"SELECT {cols} FROM flows_daily WHERE date >= ? AND date <= ?", [first, top])
+    flows, funds = load_flows(store, start=first, end=top, flow_source=choice)
     if flows.height == 0:
         raise NotFoundError(f"no flows on or before {top} in {store.path}")
-    return build_report(
-        flows, funds_table(store), as_of=as_of, window=window, label=synthetic_label(store), options=o
-    )
+    return build_report(flows, funds, as_of=as_of, window=window, label=synthetic_label(store), options=o)

@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from etfflow import calendar
+from etfflow.errors import DataQualityError
 from etfflow.flows.aggregate import clean
 from etfflow.flows.flags import EXCLUDED_BY_DEFAULT
 from etfflow.signals.common import tilt_ratio
@@ -42,7 +43,10 @@ def window_totals(
     as_of: dt.date | None = None,
     exclude: int = int(EXCLUDED_BY_DEFAULT),
 ) -> pl.DataFrame:
-    """Per fund over the window: net flow ($), AUM before the window, flow as % of it, days, flags."""
+    """Per fund over the window: net flow, AUM before the window, flow as % of it, days, currency.
+
+    Amounts are in each fund's currency (`currency`: USD, CNY).
+    """
     w = clean(last_sessions(flows, window, as_of), exclude).sort("ticker", "date")
     out = w.group_by("ticker").agg(
         pl.col("flow_usd").sum().alias("flow_usd"),
@@ -52,6 +56,10 @@ def window_totals(
         pl.col("date").max().alias("end"),
     )
     out = out.with_columns((pl.col("flow_usd") / pl.col("aum_start_usd")).alias("flow_pct_aum"))
+    currencies = calendar.fund_currencies(funds, out["ticker"].to_list())
+    out = out.with_columns(
+        pl.col("ticker").replace_strict(currencies, return_dtype=pl.String).alias("currency")
+    )
     if funds is not None:
         cols = [c for c in ("name", "category", "group") if c in funds.columns]
         out = out.join(funds.select("ticker", *cols), on="ticker", how="left")
@@ -61,11 +69,30 @@ def window_totals(
 def top_flows(
     totals: pl.DataFrame, *, n: int = 10, by: str = "flow_usd"
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Largest inflows and largest outflows of a `window_totals` frame, ranked by $ or % AUM."""
+    """Largest inflows and largest outflows of a `window_totals` frame, ranked by amount or % AUM.
+
+    Ranking amounts of two currencies against each other is refused (DataQualityError): rank by % of
+    AUM, or keep one market's funds.
+    """
+    if by != "flow_pct_aum":
+        _one_currency(totals, "rank flows by amount")
     valid = totals.filter(pl.col(by).is_not_null() & pl.col(by).is_not_nan())
     inflows = valid.filter(pl.col(by) > 0).sort(by, descending=True).head(n)
     outflows = valid.filter(pl.col(by) < 0).sort(by).head(n)
     return inflows, outflows
+
+
+def _one_currency(frame: pl.DataFrame, what: str) -> str | None:
+    """The single currency of a frame's rows (None without a currency column); mixed ones raise."""
+    if "currency" not in frame.columns or frame.height == 0:
+        return None
+    found = sorted(frame["currency"].drop_nulls().unique().to_list())
+    if len(found) > 1:
+        raise DataQualityError(
+            f"cannot {what} across currencies ({', '.join(found)}): never adds or compares USD with CNY; "
+            "keep one market's funds (e.g. --market US) or use % of AUM"
+        )
+    return found[0] if found else None
 
 
 def cd_ratio(cyclical: float, defensive: float) -> float | None:
@@ -100,7 +127,7 @@ def report_window(
 class GroupFlows:
     """Net flows of a set of taxonomy groups over one window, with what has no data."""
 
-    table: pl.DataFrame  # group, flow_usd, aum_start_usd, flow_pct_aum, funds, known, tickers
+    table: pl.DataFrame  # group, flow_usd, aum_start_usd, flow_pct_aum, funds, known, tickers, currency
     missing_groups: list[str]  # expected groups without any fund with data
     missing_funds: list[str]  # known funds of those groups without data in the window
 
@@ -110,10 +137,14 @@ class GroupFlows:
         return rows[0] if rows else None
 
     def total(self, groups: tuple[str, ...] | list[str]) -> tuple[float | None, float | None, list[str]]:
-        """Summed flow and start AUM of `groups` (None when none has data), and the funds that had data."""
+        """Summed flow and start AUM of `groups` (None when none has data), and the funds that had data.
+
+        Groups of two currencies are never summed (DataQualityError).
+        """
         sub = self.table.filter(pl.col("group").is_in(list(groups)))
         if sub.height == 0:
             return None, None, []
+        _one_currency(sub, "sum group flows")
         aum = sub["aum_start_usd"].drop_nulls()
         tickers = sorted(t for ts in sub["tickers"].to_list() for t in ts)
         return float(sub["flow_usd"].sum()), (float(aum.sum()) if aum.len() else None), tickers
@@ -144,6 +175,13 @@ def group_totals(
     data = totals.select("ticker", "flow_usd", "aum_start_usd").join(
         members.select("ticker", by), on="ticker", how="inner"
     )
+    cur = calendar.fund_currencies(funds, data["ticker"].to_list())
+    data = data.with_columns(pl.col("ticker").replace_strict(cur, return_dtype=pl.String).alias("currency"))
+    mixed = data.group_by(by).agg(pl.col("currency").n_unique().alias("n")).filter(pl.col("n") > 1)
+    if mixed.height:
+        raise DataQualityError(
+            f"group {mixed[by][0]!r} holds funds in several currencies: its flows cannot be summed"
+        )
     table = (
         data.group_by(by)
         .agg(
@@ -151,6 +189,7 @@ def group_totals(
             pl.col("aum_start_usd").sum(),
             pl.len().cast(pl.Int32).alias("funds"),
             pl.col("ticker").sort().alias("tickers"),
+            pl.col("currency").first(),
         )
         .join(known, on=by, how="left")
         .with_columns(
@@ -160,7 +199,7 @@ def group_totals(
             .alias("flow_pct_aum")
         )
         .rename({by: "group"})
-        .select("group", "flow_usd", "aum_start_usd", "flow_pct_aum", "funds", "known", "tickers")
+        .select("group", "flow_usd", "aum_start_usd", "flow_pct_aum", "funds", "known", "tickers", "currency")
     )
     order = {g: i for i, g in enumerate(expected)}
     table = (

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from etfflow.calendar import is_trading_day
+from etfflow.calendar import calendar_end, is_trading_day
+from etfflow.checks import daily_rows
 from etfflow.errors import ConfigError, NotFoundError, ParseError, ValidationError
 from etfflow.schema import DAILY_VALUES, TABLES, validate
 
@@ -28,8 +29,8 @@ Locator = Callable[[int], int]
 #: text appended to error messages: fixed, or built from the located file row
 Context = str | Callable[[int], str]
 
-#: value columns an importer may fill (besides date and ticker): all of `daily`'s but open prices
-VALUE_COLUMNS = tuple(c for c in DAILY_VALUES if c != "open")
+#: value columns an importer may fill (besides date and ticker): all of `daily`'s but open and estimated
+VALUE_COLUMNS = tuple(c for c in DAILY_VALUES if c not in ("open", "estimated"))
 #: cell texts read as "no value"
 MISSING_TOKENS = frozenset({"", "--", "-", "n/a", "na", "nan", "null", "none", "#n/a"})
 _THOUSANDS = r"^[-+]?\$?\d{1,3}(,\d{3})+(\.\d*)?$"
@@ -51,15 +52,31 @@ class ImportBatch:
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
 
 
+#: the first bytes of a gzip stream (RFC 1952): files are told gzip by content, never by name
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 def read_bytes(path: PathLike) -> bytes:
-    """The file's bytes; NotFoundError if it does not exist."""
+    """The file's bytes, decompressed when the file is gzip (by magic bytes); NotFoundError if absent."""
     p = Path(path)
     try:
-        return p.read_bytes()
+        data = p.read_bytes()
     except FileNotFoundError as exc:
         raise NotFoundError(f"file not found: {p}") from exc
     except OSError as exc:
         raise ParseError(f"cannot read file: {exc}", file=str(p)) from exc
+    return gunzip(data, file=str(p)) if data.startswith(GZIP_MAGIC) else data
+
+
+def gunzip(data: bytes, *, file: str) -> bytes:
+    """Decompress a whole gzip file (several members allowed); ParseError when it is damaged."""
+    import gzip
+    import zlib
+
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ParseError(f"damaged gzip file: {exc}", file=file) from exc
 
 
 def decode_text(data: bytes) -> str:
@@ -233,11 +250,13 @@ def finish(
     dropped: dict[str, int],
     notes: list[str],
     context: Context = "",
+    market: str = "US",
 ) -> ImportBatch:
     """Check and conform parsed rows (`_row`, date, ticker, value columns) into a validated ImportBatch.
 
     In order: negative values raise; identical duplicate (date, ticker) rows are dropped and counted,
-    conflicting ones raise naming the second row; rows dated on non-NYSE sessions are dropped and counted.
+    conflicting ones raise naming the second row; rows dated on days that are not sessions of the
+    `market`'s exchange (NYSE for US, XSHG for CN) are dropped and counted.
     """
     values = [c for c in VALUE_COLUMNS if c in frame.columns]
     spec = TABLES["daily"]
@@ -254,16 +273,21 @@ def finish(
                 row=row,
                 field=labels.get(c, c),
             )
+    frame = daily_rows(
+        frame, file=file, locate=locate, labels=labels, dropped=dropped, notes=notes, context=context
+    )
     frame = _drop_duplicates(
         frame, values, file=file, locate=locate, labels=labels, context=context, dropped=dropped
     )
     dates = frame.get_column("date").to_numpy().astype("datetime64[D]")
-    session = is_trading_day(dates) if len(dates) else np.zeros(0, dtype=bool)
+    _check_calendar_range(frame, dates, market, file=file, locate=locate)
+    session = is_trading_day(dates, market) if len(dates) else np.zeros(0, dtype=bool)
     n_off = int((~session).sum())
     if n_off:
         off = sorted({str(d) for d in dates[~session]})
         shown = ", ".join(off[:10]) + (", ..." if len(off) > 10 else "")
-        notes.append(f"{n_off} row(s) dated on days that are not NYSE sessions were dropped: {shown}")
+        where = _EXCHANGE.get(market, market)
+        notes.append(f"{n_off} row(s) dated on days that are not {where} sessions were dropped: {shown}")
         add_dropped(dropped, "non_session_rows", n_off)
         frame = frame.filter(pl.Series(session))
     frame = frame.sort("ticker", "date").with_columns(
@@ -273,6 +297,28 @@ def finish(
     )
     daily = validate(frame.drop("_row"), "daily", file=file)
     return ImportBatch(source=source, file=file, daily=daily, dropped=dict(dropped), notes=list(notes))
+
+
+_EXCHANGE = {"US": "NYSE", "CN": "Shanghai/Shenzhen (XSHG)"}
+
+
+def _check_calendar_range(
+    frame: pl.DataFrame, dates: np.ndarray, market: str, *, file: str, locate: Locator
+) -> None:
+    """A date past the last session the market's calendar knows cannot be checked: say so, naming the row."""
+    if not len(dates):
+        return
+    end = np.datetime64(calendar_end(market), "D")
+    late = dates > end
+    if late.any():
+        i = int(np.flatnonzero(late)[0])
+        raise ParseError(
+            f"{dates[i]} is after {end}, the last {market} session exchange_calendars knows: "
+            "upgrade exchange-calendars to import it",
+            file=file,
+            row=locate(frame["_row"][i]),
+            field="date",
+        )
 
 
 def _drop_duplicates(

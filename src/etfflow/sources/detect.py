@@ -7,14 +7,20 @@ specific formats come before the generic ones. A new format is one line:
 
 from __future__ import annotations
 
+import gzip
 import inspect
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from etfflow.errors import ConfigError, NotFoundError, ParseError
-from etfflow.sources.base import ImportBatch, PathLike
+from etfflow.sources.base import GZIP_MAGIC, ImportBatch, PathLike
+from etfflow.sources.cn_classification import read_cn_classification, sniff_cn_classification
+from etfflow.sources.cn_exchange import read_cn_exchange_shares, sniff_cn_exchange_shares
+from etfflow.sources.cn_prices import read_cn_prices, sniff_cn_prices
+from etfflow.sources.cn_wind import read_wind_panel, read_wind_returns, sniff_wind_panel, sniff_wind_returns
 from etfflow.sources.generic import (
     read_generic_csv,
     read_generic_parquet,
@@ -26,9 +32,12 @@ from etfflow.sources.generic import (
 from etfflow.sources.ishares import (
     read_ishares_shares_csv,
     read_ishares_workbook,
+    read_xls,
     sniff_ishares_shares_csv,
     sniff_ishares_workbook,
+    sniff_xls,
 )
+from etfflow.sources.prices import read_price_file, sniff_price_file
 from etfflow.sources.sec_files import (
     read_fund_ids_file,
     read_ncen_file,
@@ -39,6 +48,12 @@ from etfflow.sources.sec_files import (
 from etfflow.sources.sec_ncen import is_ncen_submission
 from etfflow.sources.sec_nport import is_nport_dataset_zip, is_nport_xml
 from etfflow.sources.ssga import read_ssga_gld_csv, sniff_ssga_gld_csv
+from etfflow.sources.vendor_flows import (
+    read_vendor_flows,
+    sniff_vendor_long,
+    sniff_vendor_wide,
+    sniff_vendor_workbook,
+)
 
 __all__ = ["FORMATS", "HEAD_BYTES", "Format", "detect_format", "read_file", "register"]
 
@@ -77,14 +92,30 @@ register(Format("sec_nport_xml", is_nport_xml, read_nport_file))
 register(Format("sec_ncen", is_ncen_submission, read_ncen_file))
 register(Format("sec_nport_dataset", is_nport_dataset_zip, read_nport_dataset_file))
 register(Format("sec_fund_ids", sniff_fund_ids, read_fund_ids_file))
+register(Format("cn_wind_panel", sniff_wind_panel, read_wind_panel))
+register(Format("cn_wind_returns", sniff_wind_returns, read_wind_returns))
+register(Format("cn_exchange_shares", sniff_cn_exchange_shares, read_cn_exchange_shares))
+register(Format("cn_prices", sniff_cn_prices, read_cn_prices))
+register(Format("cn_classification", sniff_cn_classification, read_cn_classification))
+register(Format("excel_xls", sniff_xls, read_xls))
+register(Format("price_file", sniff_price_file, read_price_file))
+register(Format("vendor_flows_long", sniff_vendor_long, read_vendor_flows))
+register(Format("vendor_flows_workbook", sniff_vendor_workbook, read_vendor_flows))
+register(Format("vendor_flows_wide", sniff_vendor_wide, read_vendor_flows))
 
 
 def _head(path: PathLike) -> bytes:
-    """The file's first HEAD_BYTES bytes."""
+    """The file's first HEAD_BYTES bytes (of its decompressed content when it is gzip)."""
     p = Path(path)
     try:
         with p.open("rb") as fh:
-            return fh.read(HEAD_BYTES)
+            head = fh.read(HEAD_BYTES)
+        if head.startswith(GZIP_MAGIC):  # sniff the content, not the compression
+            with gzip.open(p, "rb") as gz:
+                return gz.read(HEAD_BYTES)
+        return head
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise ParseError(f"damaged gzip file: {exc}", file=str(p)) from exc
     except FileNotFoundError as exc:
         raise NotFoundError(f"file not found: {p}") from exc
     except OSError as exc:
@@ -116,4 +147,10 @@ def read_file(path: PathLike, **options: Any) -> ImportBatch:
         inspect.signature(fmt.read).bind(path, **options)
     except TypeError as exc:
         raise ConfigError(f"format {fmt.name!r} does not take option(s) {sorted(options)}: {exc}") from exc
-    return fmt.read(path, **options)
+    try:
+        return fmt.read(path, **options)
+    except ParseError as exc:  # every error names the file, even where a parser did not know it
+        located = exc.in_file(str(path))
+        if located is exc:
+            raise
+        raise located from exc

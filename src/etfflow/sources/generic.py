@@ -11,6 +11,7 @@ pass so_lag=1 for those. Pass None when the lag is unknown (the flows then carry
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import re
@@ -49,7 +50,7 @@ __all__ = [
 ALIASES: dict[str, tuple[str, ...]] = {
     "date": ("date", "as_of", "as_of_date", "asof_date", "trade_date", "nav_date", "market_date"),
     "ticker": ("ticker", "symbol", "fund", "fund_ticker", "etf", "ticker_symbol"),
-    "close": ("close", "close_price", "closing_price", "market_close", "price_close"),
+    "close": ("close", "close_price", "closing_price", "market_close", "price_close", "market_price"),
     "nav": ("nav", "nav_per_share", "net_asset_value", "nav_share", "net_asset_value_per_share"),
     "shares_outstanding": ("shares_outstanding", "shares_out", "outstanding_shares", "so", "shares"),
     "total_net_assets": ("total_net_assets", "net_assets", "tna", "aum", "total_net_asset_value"),
@@ -62,6 +63,10 @@ DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%d-%b-%Y", "%b %d, %Y", "%Y%m%d", "%Y/%
 _CANONICAL = ("date", "ticker", *VALUE_COLUMNS)
 _TICKER = r"^[A-Z][A-Z0-9.\-]{0,11}$"
 _PARQUET_MAGIC = b"PAR1"
+#: '1998-12-22 00:00:00-05:00', '2024-01-02T16:00:00Z': the date part is the exchange's local date
+_TZ_STAMP = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$"
+#: trailing note rows (disclaimers, "Source: ...") after the data: at most this many are skipped
+_MAX_TRAILER = 50
 
 
 def normalise_header(name: str) -> str:
@@ -212,8 +217,9 @@ def read_generic_csv(
     DATE_FORMATS unless `date_format` is given. Errors name the CSV line and the file's header.
     """
     file = str(path)
-    frame, locate = read_csv_strings(read_bytes(path), file)
-    return _build(
+    data, trailer = _strip_trailer(read_bytes(path))
+    frame, locate = read_csv_strings(data, file)
+    batch = _build(
         frame,
         locate,
         file=file,
@@ -226,6 +232,47 @@ def read_generic_csv(
         retrieved_at=retrieved_at,
         header_row=1,
     )
+    if trailer:
+        batch.dropped["trailing_note_rows"] = trailer
+        batch.notes.append(f"{trailer} note row(s) after the data (disclaimers) were skipped")
+    return batch
+
+
+def _is_date(text: str) -> bool:
+    """True if `text` reads as a date in one of DATE_FORMATS (or starts an ISO time stamp)."""
+    text = text.strip()
+    if re.match(_TZ_STAMP, text):
+        return True
+    for fmt in DATE_FORMATS:
+        try:
+            dt.datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+def _strip_trailer(data: bytes) -> tuple[bytes, int]:
+    """Cut note rows that follow the data (issuer disclaimers); returns (data, rows cut).
+
+    A trailing row is blank, or has at most one non-empty cell and that cell is not a date; a
+    malformed data row (several cells, a bad date) is never cut, so it still raises naming its line.
+    """
+    text = data.rstrip()
+    cut = 0
+    while cut < _MAX_TRAILER:
+        nl = text.rfind(b"\n")
+        if nl < 0:
+            break
+        line = text[nl + 1 :].decode("utf-8", errors="replace").strip()
+        if line:
+            cells = next(csv.reader([line]), [])
+            filled = [c for c in cells if c.strip()]
+            if len(filled) > 1 or (filled and _is_date(filled[0])):
+                break
+        text = text[:nl].rstrip()
+        cut += 1 if line else 0
+    return (text + b"\n", cut) if cut else (data, 0)
 
 
 def read_generic_parquet(
@@ -345,6 +392,13 @@ def _build(
     rows = frame["_row"]
     labels = dict(chosen)
     formats = (date_format,) if date_format else DATE_FORMATS
+    if frame["date"].dtype == pl.String:
+        stamped = frame["date"].str.contains(_TZ_STAMP).fill_null(False)
+        if stamped.any():
+            notes.append("time-stamped dates read as the local date (time and zone dropped)")
+            frame = frame.with_columns(
+                pl.when(stamped).then(pl.col("date").str.slice(0, 10)).otherwise(pl.col("date")).alias("date")
+            )
     out: dict[str, pl.Series] = {
         "_row": rows,
         "date": parse_dates(

@@ -1,4 +1,8 @@
-"""iShares files: the fund workbook (XML Spreadsheet 2003, sheet "Historical") and shares-history CSVs.
+"""iShares files: the fund workbook (sheet "Historical") and shares-history CSVs.
+
+The workbook comes as iShares publishes it (XML Spreadsheet 2003, named .xls) or as Excel saves it
+after opening (binary BIFF8 .xls, an OLE2 compound file; read with python-calamine); both give the
+same rows.
 
 Both declare so_lag=1: iShares states shares outstanding as of day d after the orders struck on the
 previous session have settled into the count.
@@ -7,7 +11,9 @@ previous session have settled into the count.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -30,8 +36,10 @@ __all__ = [
     "ISHARES_SO_LAG",
     "read_ishares_shares_csv",
     "read_ishares_workbook",
+    "read_xls",
     "sniff_ishares_shares_csv",
     "sniff_ishares_workbook",
+    "sniff_xls",
 ]
 
 ISHARES_SO_LAG = 1
@@ -62,7 +70,7 @@ _TOKEN = re.compile(_P + r"(Row|Cell)\b([^>]*?)/?>|" + _P + r"Data\b[^>]*>(.*?)<
 _ROW_TAG = re.compile(_P + r"Row\b([^>]*?)/?>")
 _HEAD_CHARS = 64 * 1024  # the first rows of a sheet (title block) lie well within this
 _TAG = re.compile(r"<[^>]+>")
-_ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);")
+_ENTITY = re.compile(r"&(#x[0-9a-fA-F]{1,8}|#[0-9]{1,8}|amp|lt|gt|quot|apos);")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 
 
@@ -70,6 +78,10 @@ _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 class _Row:
     number: int  # 1-based row in the sheet, as a spreadsheet program shows it
     cells: list[str | None]
+
+
+#: the first bytes of an OLE2 compound file (binary .xls, BIFF8)
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 def sniff_ishares_workbook(head: bytes) -> bool:
@@ -97,17 +109,19 @@ def read_ishares_workbook(
     iShares' own downloads do not, so pass `ticker=`. Rows are returned oldest first.
     """
     file = str(path)
-    text = decode_text(read_bytes(path))
+    data = read_bytes(path)
+    book: _Book = _BiffBook(data, file) if data.startswith(OLE2_MAGIC) else _XmlBook(decode_text(data))
     stamp = resolve_retrieved_at(path, retrieved_at)
-    sheets = _sheets(text)
-    if "Historical" not in sheets:
-        raise ParseError(f"no sheet 'Historical' in the workbook (sheets: {list(sheets)})", file=file)
-    rows = _rows(text, *sheets["Historical"])
+    if "Historical" not in book.names:
+        raise ParseError(f"no sheet 'Historical' in the workbook (sheets: {book.names})", file=file)
+    rows = book.rows("Historical")
     notes: list[str] = []
+    if isinstance(book, _BiffBook):
+        notes.append("binary Excel workbook (BIFF .xls)")
     heads: dict[str, list[_Row]] = {
-        n: _rows(text, sheets[n][0], min(sheets[n][1], sheets[n][0] + _HEAD_CHARS))[:20]
+        n: book.rows(n, head=True)[:20]
         for n in ("Holdings", "Performance", "Distributions")
-        if n in sheets
+        if n in book.names
     }
     found, name = _ticker_from_content(heads)
     if name:
@@ -151,7 +165,7 @@ def read_ishares_workbook(
         return number
 
     def context(number: int) -> str:
-        return f" (sheet 'Historical', XML line {_row_line(text, *sheets['Historical'], number)})"
+        return book.where("Historical", number)
 
     columns: dict[str, list[str | None]] = {h: [] for h in where}
     for r in body:
@@ -249,6 +263,75 @@ def read_ishares_shares_csv(path: PathLike, *, retrieved_at: dt.datetime | None 
     )
 
 
+class _Book:
+    """A workbook's sheets as rows of cell texts."""
+
+    names: list[str]
+
+    def rows(self, name: str, *, head: bool = False) -> list[_Row]:
+        """Rows of sheet `name` (only its first rows where `head`)."""
+        raise NotImplementedError
+
+    def where(self, sheet: str, number: int) -> str:
+        """Error-message suffix locating row `number` of `sheet`."""
+        raise NotImplementedError
+
+
+class _XmlBook(_Book):
+    """XML Spreadsheet 2003 text, read with regular expressions (the published file is not well-formed)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sheets = _sheets(text)
+        self.names = list(self.sheets)
+
+    def rows(self, name: str, *, head: bool = False) -> list[_Row]:
+        start, end = self.sheets[name]
+        return _rows(self.text, start, min(end, start + _HEAD_CHARS) if head else end)
+
+    def where(self, sheet: str, number: int) -> str:
+        return f" (sheet {sheet!r}, XML line {_row_line(self.text, *self.sheets[sheet], number)})"
+
+
+class _BiffBook(_Book):
+    """A binary .xls (BIFF) workbook read with python-calamine; cells as the texts the XML file holds."""
+
+    def __init__(self, data: bytes, file: str) -> None:
+        from python_calamine import CalamineError, CalamineWorkbook
+
+        try:
+            self._wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        except (CalamineError, ValueError, OSError) as exc:
+            raise ParseError(f"not a readable Excel workbook: {exc}", file=file) from exc
+        self.file = file
+        self.names = list(self._wb.sheet_names)
+
+    def rows(self, name: str, *, head: bool = False) -> list[_Row]:
+        from python_calamine import CalamineError
+
+        try:
+            cells = self._wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        except CalamineError as exc:
+            raise ParseError(f"unreadable sheet {name!r}: {exc}", file=self.file) from exc
+        return [_Row(i + 1, [_biff_text(c) for c in r]) for i, r in enumerate(cells)]
+
+    def where(self, sheet: str, number: int) -> str:
+        return f" (sheet {sheet!r}, row {number})"
+
+
+def _biff_text(value: object) -> str | None:
+    """A calamine cell as text: dates ISO, integral numbers without '.0', empty cells None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _sheets(text: str) -> dict[str, tuple[int, int]]:
     """Worksheet name -> (start, end) offsets of its content."""
     out: dict[str, tuple[int, int]] = {}
@@ -300,10 +383,9 @@ def _unescape(value: str) -> str:
 
     def one(m: re.Match[str]) -> str:
         ent = m.group(1)
-        if ent.startswith("#x"):
-            return chr(int(ent[2:], 16))
         if ent.startswith("#"):
-            return chr(int(ent[1:]))
+            code = int(ent[2:], 16) if ent.startswith("#x") else int(ent[1:])
+            return chr(code) if 0 < code <= 0x10FFFF else m.group(0)  # an invalid reference stays as text
         return _ENTITIES[ent]
 
     return _ENTITY.sub(one, value)
@@ -359,3 +441,42 @@ def _ticker_by_name(name: str) -> str | None:
     tax = load_taxonomy()
     hits = tax.filter(tax["name"].str.to_lowercase() == name.strip().lower())["ticker"].to_list()
     return str(hits[0]) if len(hits) == 1 else None
+
+
+def sniff_xls(head: bytes) -> bool:
+    """A binary Excel workbook (.xls, BIFF in an OLE2 compound file)."""
+    return head.startswith(OLE2_MAGIC)
+
+
+def read_xls(
+    path: PathLike,
+    *,
+    ticker: str | None = None,
+    retrieved_at: dt.datetime | None = None,
+    mapping: Mapping[str, str] | None = None,
+    so_lag: int | None = 0,
+    source: str | None = None,
+    date_format: str | None = None,
+    sheet: str | None = None,
+) -> ImportBatch:
+    """A binary .xls: an iShares fund workbook (a sheet "Historical" headed "As Of") or a generic panel.
+
+    `mapping`, `so_lag`, `source`, `date_format` and `sheet` apply to the generic panel only.
+    """
+    from etfflow.sources.generic import read_generic_xlsx
+
+    book = _BiffBook(read_bytes(path), str(path))
+    if "Historical" in book.names and any(
+        (c or "").strip().lower() == "as of" for r in book.rows("Historical", head=True)[:50] for c in r.cells
+    ):
+        return read_ishares_workbook(path, ticker=ticker, retrieved_at=retrieved_at)
+    return read_generic_xlsx(
+        path,
+        mapping=mapping,
+        ticker=ticker,
+        so_lag=so_lag,
+        source=source or "xls",
+        date_format=date_format,
+        retrieved_at=retrieved_at,
+        sheet=sheet,
+    )

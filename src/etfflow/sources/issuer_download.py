@@ -18,10 +18,12 @@ import datetime as dt
 import inspect
 import io
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from etfflow.errors import ConfigError, NotFoundError, ParseError
+from etfflow.checks import TICKER_RE
+from etfflow.errors import ConfigError, NotFoundError, ParseError, quote
 from etfflow.sources.base import ImportBatch
 from etfflow.sources.http import HttpClient
 
@@ -31,6 +33,7 @@ __all__ = [
     "ISSUER_URLS_ENV",
     "SPDR_GOLD_ARCHIVE_URL",
     "IssuerFile",
+    "cache_name",
     "download_issuer_file",
     "fetch_issuer",
     "issuer_files",
@@ -97,6 +100,8 @@ def issuer_files(config: Path | None = None) -> dict[str, IssuerFile]:
     for n, row in enumerate(reader, start=2):
         values = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
         ticker, fmt, url = values["ticker"].upper(), values["format"], values["url"]
+        if ticker and not TICKER_RE.fullmatch(ticker):
+            raise ConfigError(f"{path}, row {n}: not a ticker: {quote(values['ticker'])}")
         if fmt not in _EXTENSIONS:
             raise ConfigError(f"{path}, row {n}: unknown format {fmt!r}; use one of {sorted(_EXTENSIONS)}")
         if not ticker or not url.startswith(("http://", "https://")):
@@ -105,16 +110,30 @@ def issuer_files(config: Path | None = None) -> dict[str, IssuerFile]:
     return out
 
 
+def cache_name(ticker: str) -> str:
+    """The file-name stem for a ticker's downloads: a valid ticker with ``/`` and ``^`` as ``_``.
+
+    The ticker must match `etfflow.checks.TICKER_RE`, so no name can leave the cache folder.
+    """
+    symbol = ticker.strip().upper()
+    if not TICKER_RE.fullmatch(symbol):
+        raise ConfigError(f"not a ticker: {quote(ticker)}; nothing was downloaded")
+    name = symbol.replace("/", "_").replace("^", "_")
+    if name in (".", "..") or not re.fullmatch(r"[A-Z0-9][A-Z0-9._\-]*", name):
+        raise ConfigError(f"not a ticker: {quote(ticker)}; nothing was downloaded")
+    return name
+
+
 def download_issuer_file(
     client: HttpClient, spec: IssuerFile, cache_dir: Path, *, today: dt.date | None = None
 ) -> Path:
     """Download `spec` (never from the HTTP cache: issuer files change daily) and keep it in `cache_dir`."""
-    body = client.get_bytes(spec.url, use_cache=False)
     day = (today or dt.datetime.now(dt.UTC).date()).isoformat()
     folder = Path(cache_dir) / "issuers"
+    path = folder / f"{cache_name(spec.ticker)}_{day}.{_EXTENSIONS[spec.format]}"
+    body = client.get_bytes(spec.url, use_cache=False)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{spec.ticker}_{day}.{_EXTENSIONS[spec.format]}"
         tmp = path.with_suffix(path.suffix + ".part")
         tmp.write_bytes(body)
         tmp.replace(path)
@@ -135,6 +154,7 @@ def fetch_issuer(
     from etfflow.sources.detect import FORMATS, detect_format
 
     symbol = ticker.strip().upper()
+    cache_name(symbol)
     table = files if files is not None else issuer_files()
     spec = table.get(symbol)
     if spec is None:

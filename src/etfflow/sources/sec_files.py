@@ -103,7 +103,10 @@ def read_fund_ids_file(path: PathLike) -> ImportBatch:
     file = str(path)
     ids: FundIdMap = load_fund_ids(Path(path))
     frame = validate(ids.frame().drop("name"), "funds", file=file)
-    notes = [f"{len(ids)} tickers mapped to SEC identifiers; only funds the warehouse knows are updated"]
+    notes = [
+        f"{len(ids)} tickers mapped to SEC identifiers, all stored in the id map (`sec_ids`); "
+        "only funds the warehouse knows get them in `funds`"
+    ]
     if ids.conflicts:
         shown = ", ".join(ids.conflicts[:10]) + (" ..." if len(ids.conflicts) > 10 else "")
         notes.append(f"{len(ids.conflicts)} ticker(s) map to several series (the latest wins): {shown}")
@@ -112,5 +115,5 @@ def read_fund_ids_file(path: PathLike) -> ImportBatch:
         file=file,
         daily=empty("daily"),
         notes=notes,
-        tables={"funds": frame.filter(pl.col("ticker").is_not_null())},
+        tables={"funds": frame.filter(pl.col("ticker").is_not_null()), "sec_ids": ids.id_frame()},
     )

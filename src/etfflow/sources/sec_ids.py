@@ -19,15 +19,17 @@ import io
 import json
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 from lxml import etree
 
+from etfflow.checks import refuse_dtd
 from etfflow.errors import NotFoundError, ParseError
 from etfflow.schema import validate
+from etfflow.sources.base import read_bytes
 
 __all__ = [
     "ClassContract",
@@ -56,6 +58,8 @@ class FundIds:
     class_id: str | None
     ticker: str | None = None
     name: str | None = None
+    #: the map it came from (company_tickers_mf, company_tickers, ...); not part of equality
+    origin: str | None = field(default=None, compare=False)
 
 
 def normalize_cik(value: str | int) -> str:
@@ -137,6 +141,21 @@ class FundIdMap:
         )
         return validate(frame, "funds")
 
+    def id_frame(self) -> pl.DataFrame:
+        """Every mapped ticker as a validated `sec_ids` frame (ticker, cik, series_id, class_id, source)."""
+        recs = sorted(self._by_ticker.values(), key=lambda r: r.ticker or "")
+        frame = pl.DataFrame(
+            {
+                "ticker": [r.ticker for r in recs],
+                "cik": [r.cik for r in recs],
+                "series_id": [r.series_id for r in recs],
+                "class_id": [r.class_id for r in recs],
+                "source": [r.origin for r in recs],
+            },
+            schema={c: pl.String() for c in ("ticker", "cik", "series_id", "class_id", "source")},
+        )
+        return validate(frame, "sec_ids")
+
 
 def parse_fund_ids_csv(data: bytes | str, *, file: str | None = None) -> list[FundIds]:
     """Rows of a ``CIK,SeriesID,Fund,ContractID,Class,Ticker`` CSV, oldest ``filing_date`` first."""
@@ -156,6 +175,7 @@ def parse_fund_ids_csv(data: bytes | str, *, file: str | None = None) -> list[Fu
             class_id=_opt(row.get("ContractID")),
             ticker=_ticker(row.get("Ticker")),
             name=_opt(row.get("Class")) or _opt(row.get("Fund")),
+            origin="fund_data_csv",
         )
         rows.append((row.get("filing_date") or "", n, rec))
     rows.sort(key=lambda t: (t[0], t[1]))
@@ -180,6 +200,7 @@ def parse_company_tickers_mf(data: bytes | str, *, file: str | None = None) -> l
                     series_id=_opt(row[pos["seriesId"]]),
                     class_id=_opt(row[pos["classId"]]),
                     ticker=_ticker(row[pos["symbol"]]),
+                    origin="company_tickers_mf",
                 )
             )
         except (ParseError, IndexError, TypeError) as exc:
@@ -199,6 +220,7 @@ def parse_company_tickers(data: bytes | str, *, file: str | None = None) -> list
                 class_id=None,
                 ticker=_ticker(item["ticker"]),
                 name=_opt(item.get("title")),
+                origin="company_tickers",
             )
             for item in items
         ]
@@ -212,11 +234,7 @@ def load_fund_ids(*paths: Path | str) -> FundIdMap:
     records: list[FundIds] = []
     for path in paths:
         p = Path(path)
-        try:
-            data = p.read_bytes()
-        except OSError as exc:
-            raise NotFoundError(f"cannot read {p}: {exc}") from exc
-        records.extend(_parse_any(data, file=str(p)))
+        records.extend(_parse_any(read_bytes(p), file=str(p)))
     return FundIdMap(records)
 
 
@@ -270,7 +288,9 @@ class SubmissionHeader:
         for s in self.series:
             cik = s.owner_cik or self.cik or ""
             for c in s.classes:
-                yield FundIds(cik, s.series_id, c.class_id, ticker=c.ticker, name=c.name)
+                yield FundIds(
+                    cik, s.series_id, c.class_id, ticker=c.ticker, name=c.name, origin="submission_header"
+                )
 
     def series_by_id(self, series_id: str) -> SeriesInfo | None:
         """The header's entry for `series_id`, or None."""
@@ -380,6 +400,7 @@ def split_submission(
 def xml_root(data: bytes, *, file: str | None = None) -> Any:
     """The root element of an XML document (no entities, no network); ParseError if malformed."""
     data = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    refuse_dtd(data, file=file)
     try:
         # One parser per call: lxml parser objects must not be shared between threads.
         parser = etree.XMLParser(

@@ -20,7 +20,8 @@ from typing import Any, Literal
 import polars as pl
 from lxml import etree
 
-from etfflow.errors import ParseError, ValidationError
+from etfflow.checks import CLASS_RE, CONTROL_CHARS, NAME_MAX, SERIES_RE, TICKER_RE, check_number
+from etfflow.errors import ParseError, ValidationError, quote
 from etfflow.schema import validate
 from etfflow.sources.sec_ids import (
     SubmissionHeader,
@@ -120,9 +121,10 @@ def _num(value: str | None, *, field: str, file: str | None) -> float | None:
     if value is None or _na(value) is None:
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
-        raise ParseError(f"not a number: {value!r}", file=file, field=field) from None
+        raise ParseError(f"not a number: {quote(value)}", file=file, field=field) from None
+    return check_number(number, field=field, file=file)
 
 
 def _yes_no(value: str | None) -> bool | None:
@@ -227,6 +229,12 @@ def _etf(
         class_id = classes_by_series[sid][0]
     cu = _num(_text(e, _p("creationUnitNumOfShares")), field="creationUnitNumOfShares", file=file)
     cu_shares: int | None = None
+    if cu is not None and not 0 < cu <= 1e9:
+        raise ValidationError(
+            f"implausible creation unit of {cu:g} shares (ETF entry at XML line {e.sourceline})",
+            file=file,
+            field="creationUnitNumOfShares",
+        )
     if cu is not None:
         if abs(cu - round(cu)) < 1e-6:
             cu_shares = round(cu)
@@ -260,6 +268,7 @@ def _etf(
                 ),
             )
         )
+    _check_identity(e, sid, tickers, class_id, name, aps, file=file)
     return NcenEtf(
         series_id=sid,
         name=name,
@@ -274,6 +283,34 @@ def _etf(
         is_in_kind_etf=_yes_no(_text(e, _p("isInKindETF"))),
         authorized_participants=tuple(aps),
     )
+
+
+def _check_identity(
+    e: Any,
+    sid: str | None,
+    tickers: list[str],
+    class_id: str | None,
+    name: str | None,
+    aps: list[AuthorizedParticipant],
+    *,
+    file: str | None,
+) -> None:
+    """Refuse an ETF entry whose ticker, series id, class id or names break `etfflow.checks`' rules."""
+    where = f" (ETF entry at XML line {e.sourceline} of the N-CEN document)"
+    for t in tickers:
+        if not TICKER_RE.fullmatch(t):
+            raise ValidationError(f"not a ticker: {quote(t)}{where}", file=file, field="fundsTickerSymbol")
+    for value, pattern, tag in ((sid, SERIES_RE, "etfSeriesId"), (class_id, CLASS_RE, "classId")):
+        if value is not None and not pattern.fullmatch(value):
+            raise ValidationError(f"malformed id {quote(value)}{where}", file=file, field=tag)
+    texts = [("fundName", name)] + [("authorizedParticipantName", a.name) for a in aps]
+    for tag, text in texts:
+        if text is not None and (len(text) > NAME_MAX or CONTROL_CHARS.search(text)):
+            raise ValidationError(
+                f"not a name: {quote(text)}{where} (control characters, or longer than {NAME_MAX})",
+                file=file,
+                field=tag,
+            )
 
 
 def _series_key(filing: NcenFiling, etf: NcenEtf, no_series: NoSeries) -> str:

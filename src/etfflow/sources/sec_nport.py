@@ -42,6 +42,7 @@ from typing import Any, Literal
 import polars as pl
 from lxml import etree
 
+from etfflow.checks import check_number
 from etfflow.errors import NotFoundError, ParseError, ValidationError
 from etfflow.schema import validate
 from etfflow.sources.sec_ids import is_full_submission, normalize_cik, split_submission, xml_root
@@ -219,9 +220,10 @@ def _num(value: str | None, *, field: str, file: str | None) -> float | None:
     if value is None or value.upper() == "N/A":
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise ParseError(f"not a number: {value!r}", file=file, field=field) from None
+    return check_number(number, field=field, file=file)
 
 
 def _date(value: str | None, *, field: str, file: str | None) -> dt.date | None:
@@ -418,6 +420,7 @@ def monthly_flows_frame(
                 "net_assets": filing.net_assets if f.month == 3 else None,
                 "accession": filing.accession,
                 "filed_on": filing.filed_on,
+                "series_name": filing.series_name or filing.registrant_name,
             }
         )
     frame = pl.DataFrame(rows, schema=_MONTHLY_SCHEMA)
@@ -435,6 +438,7 @@ _MONTHLY_SCHEMA: dict[str, pl.DataType] = {
     "net_assets": pl.Float64(),
     "accession": pl.String(),
     "filed_on": pl.Date(),
+    "series_name": pl.String(),
 }
 
 
@@ -490,28 +494,57 @@ def _member(zf: zipfile.ZipFile, name: str, *, file: str) -> zipfile.ZipInfo:
 
 
 def _tsv(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, columns: tuple[str, ...], *, file: str
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    columns: tuple[str, ...],
+    *,
+    file: str,
+    optional: tuple[str, ...] = (),
 ) -> Iterator[tuple[int, dict[str, str]]]:
-    """Stream a zip member row by row (decompressed incrementally), yielding the named columns."""
+    """Stream a zip member row by row (decompressed incrementally), yielding the named columns.
+
+    `optional` columns read as "" when the member has no such column.
+    """
     where = f"{file}:{info.filename}"
     with zf.open(info) as fh:
         text = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="replace", newline="")
         reader = csv.reader(text, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(reader, None)
-        if header is None:
-            return
-        header = [h.strip().upper() for h in header]
-        missing = [c for c in columns if c not in header]
-        if missing:
-            raise ParseError(f"missing column(s) {missing}", file=where, row=1)
-        pos = [header.index(c) for c in columns]
-        width = len(header)
-        for n, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) != width:
-                raise ParseError(f"{len(row)} fields, the header has {width}", file=where, row=n)
-            yield n, {c: row[i].strip() for c, i in zip(columns, pos, strict=True)}
+        n = 1
+        try:
+            header = next(reader, None)
+            if header is None:
+                return
+            header = [h.strip().upper() for h in header]
+            missing = [c for c in columns if c not in header]
+            if missing:
+                raise ParseError(f"missing column(s) {missing}", file=where, row=1)
+            wanted = columns + tuple(c for c in optional if c in header)
+            pos = [header.index(c) for c in wanted]
+            absent = {c: "" for c in optional if c not in header}
+            width = len(header)
+            for n, row in enumerate(reader, start=2):
+                if not row:
+                    continue
+                if len(row) != width:
+                    raise ParseError(f"{len(row)} fields, the header has {width}", file=where, row=n)
+                out = {c: row[i].strip() for c, i in zip(wanted, pos, strict=True)}
+                out.update(absent)
+                yield n, out
+        except csv.Error as exc:  # e.g. a field longer than csv.field_size_limit()
+            raise ParseError(f"unreadable TSV row: {exc}", file=where, row=n + 1) from None
+
+
+def _check_names(zf: zipfile.ZipFile, *, file: str) -> None:
+    """Refuse a zip whose entry names climb out of its folder (``../x``, ``/etc/x``, ``C:\\x``)."""
+    for name in zf.namelist():
+        norm = name.replace("\\", "/")
+        parts = norm.split("/")
+        if norm.startswith("/") or re.match(r"^[A-Za-z]:", norm) or ".." in parts:
+            raise ParseError(f"zip entry with an unsafe path refused: {name!r}", file=file)
+
+
+#: fund-month rows collected before they are folded into the deduplicated result (bounds memory)
+_CHUNK_ROWS = 30_000
 
 
 _MONTHS = {m.upper(): i for i, m in enumerate(calendar.month_abbr) if m}
@@ -533,9 +566,10 @@ def _dataset_num(value: str, *, file: str, row: int, field: str) -> float | None
     if not value or value.upper() == "N/A":
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise ParseError(f"not a number: {value!r}", file=file, row=row, field=field) from None
+    return check_number(number, field=field, file=file, row=row)
 
 
 def read_nport_dataset(
@@ -558,6 +592,7 @@ def read_nport_dataset(
     except (zipfile.BadZipFile, OSError) as exc:
         raise ParseError(f"not a zip file: {exc}", file=file) from exc
     with zf:
+        _check_names(zf, file=file)
         subs: dict[str, tuple[dt.date | None, dt.date | None]] = {}
         info = _member(zf, "SUBMISSION.tsv", file=file)
         for n, r in _tsv(zf, info, ("ACCESSION_NUMBER", "FILING_DATE", "REPORT_DATE"), file=file):
@@ -573,6 +608,8 @@ def read_nport_dataset(
                 if r["CIK"].isdigit():
                     ciks[r["ACCESSION_NUMBER"]] = normalize_cik(r["CIK"])
         cols: dict[str, list[Any]] = {k: [] for k in _MONTHLY_SCHEMA}
+        kept = _empty_monthly()
+        total = 0
         flow_cols = tuple(
             f"{k}_FLOW_MON{i}" for i in (1, 2, 3) for k in ("SALES", "REINVESTMENT", "REDEMPTION")
         )
@@ -580,7 +617,7 @@ def read_nport_dataset(
         where = f"{file}:{info.filename}"
         fixed = 0
         wanted = ("ACCESSION_NUMBER", "SERIES_ID", "NET_ASSETS", *flow_cols)
-        for n, r in _tsv(zf, info, wanted, file=file):
+        for n, r in _tsv(zf, info, wanted, file=file, optional=("SERIES_NAME",)):
             acc = r["ACCESSION_NUMBER"]
             report_date, filed_on = subs.get(acc, (None, None))
             if report_date is None:
@@ -613,12 +650,14 @@ def read_nport_dataset(
                 cols["net_assets"].append(net_assets if i == 3 else None)
                 cols["accession"].append(acc)
                 cols["filed_on"].append(filed_on)
-    frame = pl.DataFrame(cols, schema=_MONTHLY_SCHEMA)
-    before = frame.height
-    frame = frame.sort(["series_id", "month_end", "filed_on", "accession"], nulls_last=False).unique(
-        ["series_id", "month_end"], keep="last", maintain_order=True
-    )
-    dropped = before - frame.height
+                cols["series_name"].append(r["SERIES_NAME"] or None)
+            if len(cols["series_id"]) >= _CHUNK_ROWS:
+                total += len(cols["series_id"])
+                kept = _latest(pl.concat([kept, pl.DataFrame(cols, schema=_MONTHLY_SCHEMA)]))
+                cols = {k: [] for k in _MONTHLY_SCHEMA}
+    total += len(cols["series_id"])
+    frame = _latest(pl.concat([kept, pl.DataFrame(cols, schema=_MONTHLY_SCHEMA)]))
+    dropped = total - frame.height
     if dropped or fixed:
         _log.warning(
             "%s: %d month rows superseded by later filings dropped, %d negative redemptions found",
@@ -627,6 +666,17 @@ def read_nport_dataset(
             fixed,
         )
     return validate(frame, "nport_monthly", file=file)
+
+
+def _empty_monthly() -> pl.DataFrame:
+    return pl.DataFrame(schema=_MONTHLY_SCHEMA)
+
+
+def _latest(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per (series, month): the latest filed, then the highest accession."""
+    return frame.sort(["series_id", "month_end", "filed_on", "accession"], nulls_last=False).unique(
+        ["series_id", "month_end"], keep="last", maintain_order=True
+    )
 
 
 # --- content sniffers ---------------------------------------------------------------------------

@@ -21,7 +21,13 @@ are Technology, banks (KRE, KBE) Financials, biotech and devices (XBI, IBB, IHI)
 miners (GDX) Materials, as GICS classifies them (they trade much like gold itself).
 
 `creation_unit_shares` and `inception` are filled only where known with confidence (a wrong unit size
-would raise false odd-lot flags); SEC ids are left empty until they are read from EDGAR.
+would raise false odd-lot flags).
+
+SEC ids (`cik`, `series_id`, `class_id`) are written by ``scripts/build_sec_ids.py`` from SEC's
+``company_tickers_mf`` snapshots in ../shared/data (110 funds from 2025-09, HACK from 2024-08). The
+ten series-less funds carry only a CIK, HAND-ENTERED from EDGAR (no shared file lists them): the unit
+investment trusts SPY, DIA, MDY and QQQ (which file N-PORT under that CIK) and the grantor trusts and
+commodity pools GLD, IAU, SLV, USO, UNG and DBC (1933-Act issuers: 10-K filers, no N-PORT).
 """
 
 from __future__ import annotations
@@ -95,6 +101,8 @@ def _load() -> pl.DataFrame:
 
     raw = files("etfflow.universe").joinpath(_FILE).read_bytes()
     frame = pl.read_csv(io.BytesIO(raw), schema=TABLES["funds"].polars_schema)
+    # the US framework's funds: market US, currency USD unless the file says otherwise
+    frame = frame.with_columns(pl.col("market").fill_null("US"), pl.col("currency").fill_null("USD"))
     return validate(frame, "funds", file=_FILE)
 
 

@@ -1,0 +1,422 @@
+"""Input checks: what every imported value must satisfy before it reaches the warehouse (one policy).
+
+- **Numbers** are finite and within a plausible magnitude for their column (`LIMITS`, else
+  `MAX_ABS`): NaN, inf, 1e308 and values that overflow after unit scaling are refused with an error
+  naming the file, the row and the field.
+- **Identifiers**: tickers match `TICKER_RE` (upper case letters and digits, then also ``. - / ^``; at
+  most 20 characters: ``IVV``, ``BRK/B``, ``512880.SH``), series ids `SERIES_RE` (``S`` + 9 digits, or
+  ``CIK`` + 10 digits for trusts without a series), class ids ``C`` + 9 digits, CIKs 10 digits.
+  Anything else is refused, except in SEC id maps, whose few malformed symbols (``(NWAKX)`` in SEC's own
+  file) are dropped and counted.
+- **Names** (funds, authorised participants, holdings) are stored as text: any characters but control
+  characters, at most `NAME_MAX` long. Output escapes them (Rich markup off, HTML escaped, CSV cells
+  formula-proof: `etfflow.safety`).
+- **Implausible whole files**: a file whose every shares count of a fund is 0, or whose counts (or NAVs)
+  differ from the stored ones by a factor of `FACTOR` or more on every overlapping day (swapped or
+  mis-scaled columns), is refused naming the column.
+- **Dates**: rows dated after tomorrow are dropped and counted (`future_rows`); vendor rows on days that
+  are not NYSE sessions (weekends, 1900 placeholders) are dropped and counted, as for every other source.
+
+Called where each path's rows are still tied to file rows (`sources.base.finish`, the vendor, N-PORT and
+N-CEN readers) and once more where every batch goes to the store (`pipeline.write_batch`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from etfflow.errors import ParseError, ValidationError, quote
+from etfflow.schema import TABLES
+
+if TYPE_CHECKING:
+    from etfflow.sources.base import ImportBatch
+    from etfflow.store import Store
+
+__all__ = [
+    "CIK_RE",
+    "CLASS_RE",
+    "CONTROL_CHARS",
+    "FACTOR",
+    "LIMITS",
+    "MAX_ABS",
+    "NAME_MAX",
+    "SERIES_RE",
+    "TICKER_RE",
+    "check_batch",
+    "check_frame",
+    "check_number",
+    "check_ticker",
+    "daily_rows",
+    "is_ticker",
+    "refuse_dtd",
+    "vendor_rows",
+]
+
+TICKER_RE = re.compile(r"^[A-Z0-9][A-Z0-9.\-/^]{0,19}$")
+SERIES_RE = re.compile(r"^(S\d{9}|CIK\d{10})$")
+CLASS_RE = re.compile(r"^C\d{9}$")
+CIK_RE = re.compile(r"^\d{10}$")
+NAME_MAX = 300
+#: the earliest date a filing or flow may carry (the first US ETF listed in 1993)
+FIRST_DATE = dt.date(1980, 1, 1)
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: the largest magnitude any imported number may have: SEC's N-PORT schema allows up to 24 digits
+MAX_ABS = 1e24
+#: USD amounts of daily rows and vendor flows: a thousand times the largest fund
+MAX_USD = 1e15
+#: per-column (low, high) bounds, checked on non-null values
+LIMITS: dict[str, tuple[float, float]] = {
+    "open": (0.0, 1e6),
+    "close": (0.0, 1e6),
+    "nav": (0.0, 1e6),
+    "distribution": (0.0, 1e6),
+    "shares_outstanding": (0.0, 1e13),
+    "volume": (0.0, 1e13),
+    "total_net_assets": (0.0, MAX_USD),
+    "flow_usd": (-MAX_USD, MAX_USD),
+    "split_factor": (1e-4, 1e4),
+}
+#: a whole file whose values differ from the stored ones by this factor (either way) is refused
+FACTOR = 1e4
+#: identifier columns and the pattern each must match
+IDENTIFIERS: dict[str, re.Pattern[str]] = {
+    "ticker": TICKER_RE,
+    "series_id": SERIES_RE,
+    "class_id": CLASS_RE,
+    "cik": CIK_RE,
+}
+NAMES = ("name", "ap_name", "title", "issuer")
+
+Locator = Callable[[int], int]
+Context = str | Callable[[int], str]
+
+
+def is_ticker(value: object) -> bool:
+    """True if `value` is a ticker in the documented character set (`TICKER_RE`)."""
+    return isinstance(value, str) and TICKER_RE.fullmatch(value) is not None
+
+
+def check_ticker(
+    value: str, *, file: str | None = None, row: int | None = None, field: str = "ticker"
+) -> str:
+    """`value` stripped and upper-cased if it is a valid ticker; ValidationError otherwise."""
+    symbol = value.strip().upper()
+    if not TICKER_RE.fullmatch(symbol):
+        raise ValidationError(
+            f"not a ticker: {quote(value)} (tickers are A-Z, 0-9, then also . - / ^; at most 20)",
+            file=file,
+            row=row,
+            field=field,
+        )
+    return symbol
+
+
+def check_number(
+    value: float, *, field: str, file: str | None = None, row: int | None = None, limit: float = MAX_ABS
+) -> float:
+    """`value` if finite and at most `limit` in magnitude; ValidationError naming the field otherwise."""
+    if not math.isfinite(value) or abs(value) > limit:
+        raise ValidationError(
+            f"implausible number {value!r} (must be finite and at most {limit:g} in magnitude)",
+            file=file,
+            row=row,
+            field=field,
+        )
+    return value
+
+
+def refuse_dtd(data: bytes, *, file: str | None = None) -> None:
+    """Refuse XML carrying a DOCTYPE or entity declarations: SEC's XML never does, hostile XML does
+    (entity expansion, "billion laughs", external entities)."""
+    for token in (b"<!DOCTYPE", b"<!ENTITY"):
+        at = data.find(token)
+        if at >= 0:
+            line = data.count(b"\n", 0, at) + 1
+            raise ParseError(
+                f"XML with a {token[2:].decode()} declaration (line {line}) is not accepted: SEC filings "
+                "have none, and entity declarations can expand without bound or read local files",
+                file=file,
+            )
+
+
+def _bounds(column: str) -> tuple[float, float]:
+    return LIMITS.get(column, (-MAX_ABS, MAX_ABS))
+
+
+def _ctx(context: Context, row: int) -> str:
+    return context(row) if callable(context) else context
+
+
+def _where(
+    frame: pl.DataFrame, i: int, locate: Locator | None, key: tuple[str, ...]
+) -> tuple[int | None, str]:
+    """(file row, key text) of frame row i: the file row when `_row` and a locator are known."""
+    if locate is not None and "_row" in frame.columns:
+        return locate(int(frame["_row"][i])), ""
+    parts = [str(frame[k][i]) for k in key if k in frame.columns and frame[k][i] is not None]
+    return None, f" ({' '.join(parts)})" if parts else f" (record {i + 1})"
+
+
+def check_frame(
+    frame: pl.DataFrame,
+    table: str,
+    *,
+    file: str | None = None,
+    locate: Locator | None = None,
+    labels: dict[str, str] | None = None,
+    context: Context = "",
+    dates: bool = True,
+) -> None:
+    """Refuse the first implausible number, malformed identifier or name in a frame of `table`'s columns.
+
+    With `dates`, dates before `FIRST_DATE` or after tomorrow are refused too (daily and vendor rows
+    drop and count them instead). With a `_row` column and `locate`, errors name the file row;
+    otherwise the record's key.
+    """
+    labels = labels or {}
+    key = TABLES[table].key if table in TABLES else ()
+    if dates:
+        last = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+        for col, dtype in frame.schema.items():
+            if dtype != pl.Date:
+                continue
+            s = frame[col]
+            bad = ((s < FIRST_DATE) | (s > last)).fill_null(False)
+            if bad.any():
+                i = int(bad.arg_true()[0])
+                row, where = _where(frame, i, locate, key)
+                raise ValidationError(
+                    f"date {s[i]} out of range ({FIRST_DATE} to {last}){where}"
+                    + (_ctx(context, row) if row is not None else ""),
+                    file=file,
+                    row=row,
+                    field=labels.get(col, col),
+                )
+    for col, dtype in frame.schema.items():
+        if col == "_row" or not dtype.is_float():
+            continue
+        s = frame[col]
+        lo, hi = _bounds(col)
+        bad = s.is_nan() | s.is_infinite() | (s < lo) | (s > hi)
+        bad = bad.fill_null(False)
+        if bad.any():
+            i = int(bad.arg_true()[0])
+            row, where = _where(frame, i, locate, key)
+            raise ValidationError(
+                f"implausible value {s[i]!r} (must be finite, {lo:g} to {hi:g}){where}"
+                + (_ctx(context, row) if row is not None else ""),
+                file=file,
+                row=row,
+                field=labels.get(col, col),
+            )
+    for col, pattern in IDENTIFIERS.items():
+        if col not in frame.columns:
+            continue
+        s = frame[col].cast(pl.String)
+        bad = (~s.str.contains(pattern.pattern)).fill_null(False)
+        if bad.any():
+            i = int(bad.arg_true()[0])
+            row, where = _where(frame, i, locate, key)
+            raise ValidationError(
+                f"malformed {col.replace('_', ' ')} {quote(s[i])}{where}; expected {pattern.pattern}"
+                + (_ctx(context, row) if row is not None else ""),
+                file=file,
+                row=row,
+                field=labels.get(col, col),
+            )
+    for col in NAMES:
+        if col not in frame.columns or frame.schema[col] != pl.String:
+            continue
+        s = frame[col]
+        bad = (s.str.contains(CONTROL_CHARS.pattern) | (s.str.len_chars() > NAME_MAX)).fill_null(False)
+        if bad.any():
+            i = int(bad.arg_true()[0])
+            row, where = _where(frame, i, locate, key)
+            raise ValidationError(
+                f"not a name: {quote(s[i])}{where} (control characters, or longer than {NAME_MAX})"
+                + (_ctx(context, row) if row is not None else ""),
+                file=file,
+                row=row,
+                field=labels.get(col, col),
+            )
+
+
+def _drop_future(frame: pl.DataFrame, column: str, dropped: dict[str, int], notes: list[str]) -> pl.DataFrame:
+    limit = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    late = frame[column] > limit
+    n = int(late.sum())
+    if n:
+        dropped["future_rows"] = dropped.get("future_rows", 0) + n
+        first = str(frame.filter(late)[column].min())
+        notes.append(f"{n} row(s) dated after {limit} dropped (the first on {first})")
+        frame = frame.filter(~late)
+    return frame
+
+
+def _all_zero_shares(
+    frame: pl.DataFrame, *, file: str, locate: Locator | None, labels: dict[str, str], context: Context
+) -> None:
+    if "shares_outstanding" not in frame.columns:
+        return
+    per = (
+        frame.filter(pl.col("shares_outstanding").is_not_null())
+        .group_by("ticker")
+        .agg(pl.len().alias("n"), (pl.col("shares_outstanding") == 0).all().alias("zero"))
+        .filter(pl.col("zero") & (pl.col("n") >= 5))
+    )
+    if per.height:
+        t = per["ticker"][0]
+        i = int((frame["ticker"] == t).arg_true()[0])
+        row, _ = _where(frame, i, locate, ("date", "ticker"))
+        raise ValidationError(
+            f"every one of the {per['n'][0]} shares counts of {t} is 0: swapped or mis-scaled columns? "
+            "nothing was imported" + (_ctx(context, row) if row is not None else ""),
+            file=file,
+            row=row,
+            field=labels.get("shares_outstanding", "shares_outstanding"),
+        )
+
+
+def daily_rows(
+    frame: pl.DataFrame,
+    *,
+    file: str,
+    locate: Locator,
+    labels: dict[str, str],
+    dropped: dict[str, int],
+    notes: list[str],
+    context: Context = "",
+) -> pl.DataFrame:
+    """Checks on parsed `daily` rows (with `_row`): numbers, tickers, all-zero shares; future rows dropped."""
+    check_frame(frame, "daily", file=file, locate=locate, labels=labels, context=context, dates=False)
+    _all_zero_shares(frame, file=file, locate=locate, labels=labels, context=context)
+    return _drop_future(frame, "date", dropped, notes) if frame.height else frame
+
+
+def vendor_rows(
+    frame: pl.DataFrame,
+    *,
+    file: str,
+    locate: Locator,
+    labels: dict[str, str],
+    dropped: dict[str, int],
+    notes: list[str],
+) -> pl.DataFrame:
+    """Checks on parsed `vendor_flows` rows (with `_row`): numbers after unit scaling, tickers, the source;
+    rows on days that are not NYSE sessions or after tomorrow are dropped and counted."""
+    from etfflow.calendar import is_trading_day
+
+    check_frame(frame, "vendor_flows", file=file, locate=locate, labels=labels, dates=False)
+    sources = frame["source"].unique().to_list() if "source" in frame.columns else []
+    for src in sources:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 ._\-]{0,39}", str(src)):
+            raise ValidationError(
+                f"vendor source name {quote(src)}: use letters, digits and . _ - (at most 40)",
+                file=file,
+                field="source",
+            )
+    if frame.height == 0:
+        return frame
+    frame = _drop_future(frame, "date", dropped, notes)
+    dates = frame["date"].to_numpy().astype("datetime64[D]")
+    session = is_trading_day(dates) if len(dates) else np.zeros(0, dtype=bool)
+    n_off = int((~session).sum())
+    if n_off:
+        off = sorted({str(d) for d in dates[~session]})
+        shown = ", ".join(off[:10]) + (", ..." if len(off) > 10 else "")
+        notes.append(f"{n_off} row(s) dated on days that are not NYSE sessions were dropped: {shown}")
+        dropped["non_session_rows"] = dropped.get("non_session_rows", 0) + n_off
+        frame = frame.filter(pl.Series(session))
+    return frame
+
+
+def check_batch(store: Store, batch: ImportBatch) -> ImportBatch:
+    """The last check before a batch is written: every table's numbers, identifiers and names, and the
+    batch's shares and NAVs against the stored ones (`FACTOR`). SEC id-map rows with malformed
+    identifiers are dropped and counted in `batch.dropped` (the same dict the caller reports)."""
+    from etfflow.sources.sec_files import FUND_IDS_SOURCE
+
+    tables = dict(batch.tables)
+    filtered = False
+    if batch.source == FUND_IDS_SOURCE and "funds" in tables:
+        funds = tables["funds"]
+        ok = pl.lit(True)
+        for col, pattern in IDENTIFIERS.items():
+            if col in funds.columns:
+                ok = ok & (pl.col(col).is_null() | pl.col(col).str.contains(pattern.pattern))
+        kept = funds.filter(ok)
+        if kept.height < funds.height:
+            batch.dropped["malformed_identifiers"] = (
+                batch.dropped.get("malformed_identifiers", 0) + funds.height - kept.height
+            )
+            tables["funds"] = kept
+            filtered = True
+    for name, frame in tables.items():
+        check_frame(frame, name, file=batch.file, dates=name != "vendor_flows")
+    if batch.daily.height:
+        check_frame(batch.daily, "daily", file=batch.file, dates=False)
+        _against_store(store, batch.daily, file=batch.file)
+    return replace(batch, tables=tables) if filtered else batch
+
+
+def _against_store(store: Store, daily: pl.DataFrame, *, file: str) -> None:
+    """Refuse values `FACTOR` times larger or smaller than the stored ones: for every overlapping day of a
+    fund (any source: swapped or mis-scaled columns), or for one day of the same source (a truncated or
+    mangled cell replacing a good value)."""
+    cols = [c for c in ("shares_outstanding", "nav") if c in daily.columns]
+    cols = [c for c in cols if daily[c].null_count() < daily.height]
+    if not cols:
+        return
+    tickers = sorted(set(daily["ticker"].to_list()))
+    lo, hi = daily["date"].min(), daily["date"].max()
+    stored = store.query(
+        "SELECT date, ticker, source, shares_outstanding, nav FROM daily "
+        "WHERE ticker IN (SELECT unnest(?)) AND date BETWEEN ? AND ?",
+        [tickers, lo, hi],
+    )
+    if stored.height == 0:
+        return
+    both = daily.select("date", "ticker", "source", *cols).join(
+        stored.select("date", "ticker", "source", *cols), on=["date", "ticker"], suffix="_stored"
+    )
+    far = pl.lit(FACTOR)
+    for c in cols:
+        pairs = both.filter((pl.col(c) > 0) & (pl.col(f"{c}_stored") > 0)).with_columns(
+            (pl.col(c) / pl.col(f"{c}_stored")).alias("ratio")
+        )
+        whole = (
+            pairs.group_by("ticker")
+            .agg(pl.len().alias("n"), pl.col("ratio").min().alias("lo"), pl.col("ratio").max().alias("hi"))
+            .filter((pl.col("lo") >= far) | (pl.col("hi") <= 1 / far))
+        )
+        if whole.height:
+            r = whole.row(0, named=True)
+            factor = r["lo"] if r["lo"] >= FACTOR else r["hi"]
+            raise ValidationError(
+                f"{r['ticker']}: every one of the {r['n']} overlapping {c} values differs from the stored "
+                f"one by a factor of {factor:.3g} or more (swapped or mis-scaled columns?); "
+                "nothing was imported",
+                file=file,
+                field=c,
+            )
+        one = pairs.filter(
+            (pl.col("source") == pl.col("source_stored"))
+            & ((pl.col("ratio") >= far) | (pl.col("ratio") <= 1 / far))
+        )
+        if one.height:
+            r = one.sort("date").row(0, named=True)
+            raise ValidationError(
+                f"{r['ticker']} {r['date']}: {c} {r[c]:,.6g} would replace the stored "
+                f"{r[f'{c}_stored']:,.6g} "
+                f"(a factor of {r['ratio']:.3g}: a truncated or mis-scaled value?); nothing was imported",
+                file=file,
+                field=c,
+            )

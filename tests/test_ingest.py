@@ -1,0 +1,263 @@
+"""Streaming panel import: same rows, flows and messages as the whole-file path; ranged flow refresh.
+
+Panels here are SYNTHETIC (hand-made share counts and NAVs), built to hit the flow rules at chunk and
+import boundaries: a 2-for-1 split, a one-day bad print, gaps, a missing NAV.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from etfflow import calendar, ingest
+from etfflow.errors import EtfflowError
+from etfflow.pipeline import import_paths, refresh_flows, write_batch
+from etfflow.sources.generic import read_generic_csv, read_generic_parquet
+from etfflow.store import Store
+
+STAMP = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
+SESS = calendar.sessions("2023-01-03", "2023-12-29")[:120]
+
+
+def panel(days: int = 120) -> pl.DataFrame:
+    """Three funds; AAA splits 2-for-1 on day 80, BBB has a bad print on day 49, CCC has gaps."""
+    rows = []
+    for i, d in enumerate(SESS[:days]):
+        day = dt.date.fromisoformat(str(d))
+        a_so = 1_000_000.0 + 50_000 * (i % 7) + 10_000 * i
+        a_nav = 100.0 + 0.1 * i
+        if i >= 80:
+            a_so, a_nav = a_so * 2, a_nav / 2
+        b_so = 500_000.0 + 25_000 * (i // 3)
+        if i == 49:
+            b_so *= 3  # bad print: reverts the next day
+        rows.append((day, "AAA", a_nav, a_so))
+        rows.append((day, "BBB", 20.0 + 0.01 * i, b_so))
+        if i % 11 not in (3, 4):
+            rows.append((day, "CCC", None if i == 30 else 55.5, 2_000_000.0 + 100_000 * (i % 5)))
+    return pl.DataFrame(
+        rows,
+        schema={"Date": pl.Date, "Ticker": pl.String, "NAV": pl.Float64, "Shares": pl.Float64},
+        orient="row",
+    )
+
+
+def write_csv(frame: pl.DataFrame, path: Path) -> Path:
+    frame.with_columns(pl.col("Date").cast(pl.String)).write_csv(path)
+    return path
+
+
+def tables(db: Path) -> dict[str, pl.DataFrame]:
+    with Store(db, read_only=True) as s:
+        return {
+            "daily": s.read("daily").drop("retrieved_at"),
+            "flows_daily": s.read("flows_daily"),
+        }
+
+
+def assert_same(a: dict[str, pl.DataFrame], b: dict[str, pl.DataFrame]) -> None:
+    for name, frame in a.items():
+        assert frame.equals(b[name]), name
+
+
+def batch_reference(path: Path, db: Path) -> dict[str, pl.DataFrame]:
+    """The whole-file path: the generic reader's batch written by write_batch."""
+    read = read_generic_parquet if path.suffix == ".parquet" else read_generic_csv
+    with Store(db) as s:
+        write_batch(s, read(path, retrieved_at=STAMP))
+    return tables(db)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_streamed_import_equals_whole_file_import(
+    tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame = panel()
+    path = tmp_path / f"p{suffix}"
+    if suffix == ".csv":
+        write_csv(frame, path)
+        monkeypatch.setattr(ingest, "_CSV_BLOCK", 1000)  # about 25 lines per chunk
+    else:
+        frame.write_parquet(path, row_group_size=50)
+        monkeypatch.setattr(ingest, "CHUNK_ROWS", 37)
+    with Store(tmp_path / "s.duckdb") as s:
+        (res,) = import_paths(s, [path], retrieved_at=STAMP)
+    assert res.rows == frame.height == res.added and not res.already_imported
+    assert res.format == suffix[1:] and res.tickers == ["AAA", "BBB", "CCC"]
+    got = tables(tmp_path / "s.duckdb")
+    assert_same(got, batch_reference(path, tmp_path / "b.duckdb"))
+    flows = got["flows_daily"]
+    # by hand: BBB's shares rise 25,000 on day 3, at that day's NAV of 20.03
+    b = flows.filter(pl.col("ticker") == "BBB").sort("date")
+    assert b["flow_usd"][3] == pytest.approx(25_000 * 20.03, rel=1e-12)
+    assert b["flags"][49] & 16 and b["flags"][50] & 16 and not b["flags"][48] & 16  # bad print, reversal
+    a = flows.filter(pl.col("ticker") == "AAA").sort("date")
+    assert a["flags"][80] & 8  # the split
+
+
+def test_ranged_refresh_equals_full_recompute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    frame = panel()
+    monkeypatch.setattr(ingest, "FLOW_GROUP_ROWS", 100)  # several read groups
+    first = write_csv(frame.filter(pl.col("Date") < SESS[60].astype(dt.date)), tmp_path / "a.csv")
+    # the second file overlaps 10 days (one value changed), and adds the rest (with AAA's split)
+    tail = frame.filter(pl.col("Date") >= SESS[50].astype(dt.date)).with_columns(
+        pl.when((pl.col("Ticker") == "CCC") & (pl.col("Date") == SESS[55].astype(dt.date)))
+        .then(pl.col("Shares") + 100_000)
+        .otherwise(pl.col("Shares"))
+        .alias("Shares")
+    )
+    second = write_csv(tail, tmp_path / "b.csv")
+    db = tmp_path / "s.duckdb"
+    with Store(db) as s:
+        import_paths(s, [first], retrieved_at=STAMP)
+        (res,) = import_paths(s, [second], retrieved_at=STAMP)
+        overlap = tail.filter(pl.col("Date") < SESS[60].astype(dt.date)).height  # 10 days, CCC has 8
+        assert overlap == 28 and (res.added, res.changed, res.unchanged) == (tail.height - 28, 1, 27)
+        ranged = s.read("flows_daily")
+        refresh_flows(s)  # everything from scratch
+        full = s.read("flows_daily")
+        n = s.query("SELECT count(*) AS n, count(DISTINCT (date, ticker)) AS k FROM flows_daily")
+    assert ranged.equals(full)
+    assert n["n"][0] == n["k"][0] == full.height  # no key twice (the big tables have no index)
+
+
+def test_appending_days_refreshes_only_the_tail(tmp_path: Path) -> None:
+    frame = panel(100).filter(pl.col("Ticker") != "AAA")
+    db = tmp_path / "s.duckdb"
+    head = write_csv(frame.filter(pl.col("Date") < SESS[90].astype(dt.date)), tmp_path / "a.csv")
+    tail = write_csv(frame.filter(pl.col("Date") >= SESS[90].astype(dt.date)), tmp_path / "b.csv")
+    with Store(db) as s:
+        import_paths(s, [head], retrieved_at=STAMP)
+        s.connection.execute("UPDATE flows_daily SET method = 'marker'")  # rows not rewritten keep it
+        import_paths(s, [tail], retrieved_at=STAMP)
+        f = s.read("flows_daily")
+    rewritten = f.filter(pl.col("method") != "marker").group_by("ticker").agg(pl.col("date").min(), pl.len())
+    # BBB: 10 new days plus the previous session's flow (its bad-print flag depends on the new day)
+    for t, n_new in (("BBB", 10), ("CCC", int((frame["Ticker"] == "CCC").sum()) - 0)):
+        row = rewritten.filter(pl.col("ticker") == t)
+        new = frame.filter((pl.col("Ticker") == t) & (pl.col("Date") >= SESS[90].astype(dt.date))).height
+        assert row["len"][0] == new + 1, (t, n_new)
+
+
+def test_reimport_is_recognised_and_changes_nothing(tmp_path: Path) -> None:
+    path = write_csv(panel(40), tmp_path / "p.csv")
+    db = tmp_path / "s.duckdb"
+    with Store(db) as s:
+        import_paths(s, [path])
+        before = s.snapshot()
+        (again,) = import_paths(s, [path])
+        after = s.snapshot()
+        (lagged,) = import_paths(s, [path], so_lag=1)  # other options: read again
+    assert again.already_imported and (again.added, again.changed) == (0, 0)
+    assert again.unchanged == again.rows == panel(40).height
+    for name, frame in before.items():
+        assert frame.equals(after[name]), name
+    assert not lagged.already_imported and lagged.changed == panel(40).height
+
+
+def test_a_failure_half_way_leaves_the_last_good_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "s.duckdb"
+    first = write_csv(panel(40), tmp_path / "a.csv")
+    second = write_csv(panel(80).with_columns(pl.col("Shares") + 1), tmp_path / "b.csv")
+    with Store(db) as s:
+        import_paths(s, [first])
+        before = s.snapshot()
+
+        def crash(*_a: object, **_k: object) -> int:
+            raise RuntimeError("killed while writing flows")
+
+        monkeypatch.setattr(ingest, "refresh_flows_from", crash)
+        with pytest.raises(RuntimeError):
+            import_paths(s, [second])
+        after = s.snapshot()
+    for name, frame in before.items():
+        assert frame.equals(after[name]), name
+
+
+GOOD = "Date,Ticker,NAV,Shares\n2024-01-02,AAA,10,100\n2024-01-03,AAA,10.5,120\n"
+BAD_CASES = {
+    "bad_number": GOOD + "2024-01-04,AAA,x1,130\n",
+    "bad_date": GOOD + "2024-13-04,AAA,10,130\n",
+    "missing_date": GOOD + ",AAA,10,130\n",
+    "bad_ticker": GOOD + "2024-01-04,A B,10,130\n",
+    "negative": GOOD + "2024-01-04,AAA,10,-130\n",
+    "conflict_far": GOOD
+    + "".join(f"2024-02-{d:02d},AAA,10,1{d}\n" for d in range(5, 29))
+    + "2024-01-03,AAA,9,120\n",
+    "no_ticker": "Date,NAV\n2024-01-02,1\n",
+    "ambiguous": "Date,NAV,Net Asset Value,Ticker\n2024-01-02,1,1,A\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CASES))
+def test_errors_are_the_whole_file_readers_and_write_nothing(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "_CSV_BLOCK", 64)  # repeats and errors fall in later chunks
+    path = tmp_path / f"{case}.csv"
+    path.write_text(BAD_CASES[case])
+    with pytest.raises(EtfflowError) as whole:
+        read_generic_csv(path)
+    db = tmp_path / "s.duckdb"
+    with Store(db) as s:
+        import_paths(s, [write_csv(panel(5), tmp_path / "ok.csv")])
+        before = s.snapshot()
+        with pytest.raises(EtfflowError) as streamed:
+            import_paths(s, [path])
+        after = s.snapshot()
+    assert type(streamed.value) is type(whole.value)
+    assert str(streamed.value) == str(whole.value)
+    assert f"file {path}" in str(streamed.value)
+    for name, frame in before.items():
+        assert frame.equals(after[name]), name
+
+
+def test_drops_are_counted_like_the_whole_file_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "_CSV_BLOCK", 64)
+    text = (
+        GOOD
+        + ",,,\n"  # blank
+        + "2024-01-06,AAA,11,140\n"  # a Saturday
+        + "".join(f"2024-02-{d:02d},AAA,10,1{d}\n" for d in range(5, 9))
+        + "2024-01-03,AAA,10.5,120\n"  # an identical repeat, chunks later
+    )
+    path = tmp_path / "p.csv"
+    path.write_text(text)
+    whole = read_generic_csv(path)
+    with Store(tmp_path / "s.duckdb") as s:
+        (res,) = import_paths(s, [path])
+    assert res.dropped == whole.dropped == {"blank_rows": 1, "non_session_rows": 1, "duplicate_rows": 1}
+    assert res.notes[:2] == whole.notes[:2]
+    assert res.rows == whole.daily.height == 6
+
+
+def test_kept_values_in_a_streamed_panel(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    good = tmp_path / "a.parquet"
+    pl.DataFrame(
+        {
+            "date": [dt.date(2023, 1, 3)],
+            "ticker": ["IVV"],
+            "nav": [394.28],
+            "shares_outstanding": [195_250_000.0],
+        }
+    ).write_parquet(good)
+    later = tmp_path / "b.parquet"
+    pl.DataFrame(
+        {"date": [dt.date(2023, 1, 3)], "ticker": ["IVV"], "nav": [np.nan], "shares_outstanding": [None]},
+        schema_overrides={"shares_outstanding": pl.Float64},
+    ).write_parquet(later)
+    with Store(db) as s:
+        import_paths(s, [good])
+        (res,) = import_paths(s, [later])
+        row = s.read("daily").row(0, named=True)
+    assert (res.kept, res.changed, res.unchanged) == (2, 0, 1)
+    assert (row["nav"], row["shares_outstanding"]) == (394.28, 195_250_000.0)
