@@ -282,6 +282,8 @@ def test_risk_level_points() -> None:
     ]
     assert level == "high"
     assert risk_level("risk_on", "broad", fi, empty_themes(), 2) == ("low", ["both credit legs redeemed"])
+    nothing = fixed_income_flows(totals({}), FI_FUNDS)
+    assert risk_level(None, None, nothing, empty_themes(), 5) == (None, [])  # no reading, not "low"
 
 
 # --- words follow numbers (issue 11 point 4) -----------------------------------------------------

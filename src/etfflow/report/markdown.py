@@ -491,7 +491,11 @@ def _implication(r: FlowReport) -> list[str]:
     out = [
         f"- **Positioning**: {c.positioning}",
         f"- **Sector tilts**: {c.sector_tilts}",
-        f"- **Risk level**: {_label(c.risk_level)}{pts}; low 0-1, moderate 2-3, high 4-5.",
+        (
+            f"- **Risk level**: {_label(c.risk_level)}{pts}; low 0-1, moderate 2-3, high 4-5."
+            if c.risk_level is not None
+            else "- **Risk level**: n/a (no broad-market, sector or bond data in the window)."
+        ),
         "",
     ]
     out += [f"- {x}" for x in c.implications]

@@ -90,7 +90,7 @@ class Composite:
     state: str | None = None  # risk_on / risk_off / selective / neutral
     positioning: str = ""
     sector_tilts: str = ""
-    risk_level: str | None = None  # low / moderate / high
+    risk_level: str | None = None  # low / moderate / high; None without broad, sector or bond data
     risk_points: list[str] = field(default_factory=list)
     rules: str = "framework"
 
@@ -148,9 +148,11 @@ def risk_level(
     fi: FixedIncomeFlows,
     thematic: ThematicFlows,
     events: int,
-) -> tuple[str, list[str]]:
-    """Risk level and the points that made it (see the module docstring)."""
-    pts = []
+) -> tuple[str | None, list[str]]:
+    """Risk level and the points that made it (see the module docstring); None without any reading."""
+    pts: list[str] = []
+    if regime is None and breadth is None and fi.table.height == 0:
+        return None, pts
     if regime == "risk_off":
         pts.append("risk-off regime")
     if breadth == "narrow":
