@@ -237,44 +237,71 @@ def tracker_signals(
     if tickers is not None:
         f = f.filter(pl.col("ticker").is_in(tickers))
         prices = prices.filter(pl.col("ticker").is_in(tickers))
+    # the last 20 flow rows of each fund
+    g = (
+        f.sort("ticker", "date")
+        .with_columns(pl.col("date").rank("ordinal", descending=True).over("ticker").alias("_k"))
+        .filter(pl.col("_k") <= 20)
+    )
+    ok = ((pl.col("flags").fill_null(0) & exclude) == 0) & pl.col("flow_usd").is_not_null()
+    okf = pl.when(ok).then(pl.col("flow_usd"))
+    per = g.group_by("ticker").agg(
+        pl.col("date").max().alias("date"),
+        okf.filter(pl.col("_k") == 1).sum().alias("f1"),
+        okf.filter(pl.col("_k") <= 5).sum().alias("f5"),
+        okf.sum().alias("f20"),
+        ok.sum().alias("n_ok"),
+        pl.col("aum_prev_usd").drop_nulls().first().alias("base"),
+        ((pl.col("flags").fill_null(0) & int(Flag.SPLIT)) != 0).any().alias("split"),
+    )
+    # prices up to each fund's last flow date: the last close, the close 20 rows before, volumes
+    p = _price(prices, nav_fallback=True).join(
+        per.select("ticker", pl.col("date").alias("_last")), on="ticker"
+    )
+    p = p.filter(pl.col("date") <= pl.col("_last")).sort("ticker", "date")
+    v = p.filter(pl.col("volume").is_not_null())
+    vol = (
+        v.with_columns(pl.col("date").rank("ordinal", descending=True).over("ticker").alias("_k"))
+        .group_by("ticker")
+        .agg(
+            pl.len().alias("nv"),
+            pl.col("volume").filter(pl.col("_k") == 1).first().alias("v_last"),
+            pl.col("volume").filter((pl.col("_k") > 1) & (pl.col("_k") <= 31)).mean().alias("v_avg"),
+        )
+    )
+    px = (
+        p.with_columns(pl.col("date").rank("ordinal", descending=True).over("ticker").alias("_k"))
+        .group_by("ticker")
+        .agg(
+            pl.len().alias("np"),
+            pl.col("close").filter(pl.col("_k") == 1).first().alias("close"),
+            pl.col("close").filter(pl.col("_k") == 21).first().alias("c21"),
+        )
+    )
+    t = per.join(px, on="ticker", how="left").join(vol, on="ticker", how="left").sort("ticker")
     rows: list[dict[str, Any]] = []
-    p = _price(prices, nav_fallback=True).sort("ticker", "date")
-    by_p = {k[0]: g for k, g in p.group_by("ticker")}
-    for (t,), whole in f.sort("date").group_by("ticker", maintain_order=True):
-        g = whole.tail(20)
-        ok = g.filter(((pl.col("flags").fill_null(0) & exclude) == 0) & pl.col("flow_usd").is_not_null())
-        flow = ok["flow_usd"]
-        tail_dates = g["date"].to_list()
-        f1 = float(ok.filter(pl.col("date") == tail_dates[-1])["flow_usd"].sum()) if ok.height else None
-        f5 = float(ok.filter(pl.col("date").is_in(tail_dates[-5:]))["flow_usd"].sum()) if ok.height else None
-        f20 = float(flow.sum()) if ok.height >= 15 else None
-        aum = g["aum_prev_usd"].drop_nulls()
-        base = float(aum[0]) if aum.len() else None
+    for x in t.iter_rows(named=True):
+        has = (x["n_ok"] or 0) > 0
+        f20 = float(x["f20"]) if (x["n_ok"] or 0) >= 15 else None
+        base = x["base"]
         f20_pct = f20 / base if f20 is not None and base else None
-        pr = by_p.get(t)
-        if pr is not None:
-            pr = pr.filter(pl.col("date") <= tail_dates[-1])  # the price of the flow's last trade date
-        close = r20 = vr = None
-        if pr is not None and pr.height:
-            c = pr["close"].to_list()
-            close = c[-1]
-            if len(c) > 20 and c[-21] and close is not None:
-                split = (g["flags"].fill_null(0) & int(Flag.SPLIT)).max() or 0
-                r20 = None if split else close / c[-21] - 1
-            v = pr["volume"].drop_nulls()
-            if v.len() > 10 and v[-1] is not None:
-                avg = v.slice(max(0, v.len() - 31), min(30, v.len() - 1)).mean()
-                vr = float(v[-1]) / float(avg) if avg else None  # type: ignore[arg-type]
+        close = x["close"]
+        r20 = None
+        if (x["np"] or 0) > 20 and x["c21"] and close is not None and not x["split"]:
+            r20 = close / x["c21"] - 1
+        vr = None
+        if (x["nv"] or 0) > 10 and x["v_last"] is not None and x["v_avg"]:
+            vr = float(x["v_last"]) / float(x["v_avg"])
         sig, strength, comp, parts = score(f20_pct, r20, vr)
         rows.append(
             {
-                "ticker": t,
-                "date": tail_dates[-1],
+                "ticker": x["ticker"],
+                "date": x["date"],
                 "signal": sig,
                 "strength": strength,
                 "composite": comp,
-                "flow_1d_usd": f1,
-                "flow_5d_usd": f5,
+                "flow_1d_usd": float(x["f1"]) if has else None,
+                "flow_5d_usd": float(x["f5"]) if has else None,
                 "flow_20d_usd": f20,
                 "flow_20d_pct": f20_pct,
                 "close": close,
