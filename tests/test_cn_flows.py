@@ -111,6 +111,17 @@ def test_split_by_any_ratio_uses_the_declared_factor(db: Path) -> None:
     assert f.filter(pl.col("flags") & int(Flag.SPLIT) != 0)["date"].to_list() == [D(2024, 11, 29)]
 
 
+def test_month_end_counts_fill_the_months_before_daily_counts(db: Path) -> None:
+    """159922 has Wind month-end counts from 2013 and exchange daily counts from 2023-01-03 only."""
+    f = _flows(db, "159922.SZ").sort("date")
+    before = f.filter(pl.col("date") < D(2023, 1, 3))
+    assert before.height > 100 and set(before["method"]) == {"month_end"}
+    switch = f.filter(pl.col("date") == D(2023, 1, 3)).row(0, named=True)
+    assert switch["flow_usd"] is None and switch["flags"] & Flag.FIRST  # two sources never differenced
+    after = f.filter(pl.col("date") > D(2023, 1, 3))
+    assert set(after["method"]) == {"shares"} and after.height > 700
+
+
 def test_estimated_counts_flag_their_flows(db: Path) -> None:
     f = _flows(db, "159915.SZ").sort("date")
     by_date = {r["date"]: r["flags"] for r in f.iter_rows(named=True)}
@@ -273,3 +284,35 @@ def test_us_report_on_a_mixed_warehouse(db: Path, shared_data: Path, tmp_path: P
     assert "IVV" in report and ".SH" not in report and ".SZ" not in report
     code, text = run("top", "--window", "2000", "--db", str(mixed))
     assert code == 1 and "across currencies" in text
+
+
+def test_month_end_method_agrees_with_summed_daily_flows(shared_data: Path) -> None:
+    """510300.SH 2016-2025: Wind month-end flows vs the month sums of exchange daily flows."""
+    from etfflow.flows.daily import merge_sources
+    from etfflow.sources.cn_exchange import read_cn_exchange_shares
+    from etfflow.sources.cn_prices import read_cn_prices
+    from etfflow.sources.cn_wind import read_wind_panel
+    from etfflow.universe.cn import cn_funds
+
+    cn, t = shared_data / "cn", "510300.SH"
+
+    def one(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.filter(pl.col("ticker") == t)
+
+    shares = one(read_wind_panel(cn / "monthly_wind" / "ETF_aum_amount.csv").daily)
+    nav = one(read_wind_panel(cn / "monthly_wind" / "ETF_aum_unit_value.csv").daily)
+    daily = one(read_cn_exchange_shares(cn / "daily_shares" / "etf-shares.csv").daily)
+    prices = read_cn_prices(next((cn / "prices_daily").glob("510300_*.csv"))).daily
+
+    def monthly(parts: list[pl.DataFrame]) -> pl.DataFrame:
+        f = compute_flows(merge_sources(pl.concat(parts)), cn_funds([t]))
+        return to_period(f, "m", markets={t: "CN"}).filter(pl.col("date").dt.year().is_between(2016, 2025))
+
+    wind = monthly([shares, nav, prices])
+    summed = monthly([daily, nav, prices])
+    j = wind.join(summed, on="date", suffix="_d")
+    assert j.height == 120
+    corr = pl.DataFrame({"a": j["flow_usd"], "b": j["flow_usd_d"]}).select(pl.corr("a", "b")).item()
+    assert corr > 0.99
+    diff = ((j["flow_usd"] - j["flow_usd_d"]).abs() / j["aum_start_usd_d"]).median()
+    assert isinstance(diff, float) and diff < 0.005

@@ -457,7 +457,8 @@ def import_panel(
 
 
 def _sql_type(col: str) -> str:
-    return "TINYINT" if col == "so_lag" else "DOUBLE"
+    # `estimated` (China exchange counts) is BOOLEAN: a NULL::DOUBLE stand-in breaks COALESCE in upsert_from
+    return {"so_lag": "TINYINT", "estimated": "BOOLEAN"}.get(col, "DOUBLE")
 
 
 def _drop_repeats(store: Store, spec: _Spec, dropped: dict[str, int]) -> None:

@@ -121,7 +121,9 @@ def import_(
         emit_json([r.as_dict() for r in results])
         return
     for r in results:
-        print_import(r, f"{r.format}, {r.rows:,} rows for {', '.join(r.tickers) or '-'}")
+        more = f", ... ({len(r.tickers):,} funds)" if len(r.tickers) > 12 else ""
+        shown = ", ".join(r.tickers[:12]) + more
+        print_import(r, f"{r.format}, {r.rows:,} rows for {shown or '-'}")
 
 
 @app.command()

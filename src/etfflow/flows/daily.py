@@ -66,7 +66,10 @@ def merge_sources(daily: pl.DataFrame, priority: dict[str, int] | None = None) -
     """One row per (date, ticker): each field from the most preferred source that states it.
 
     Shares outstanding of a fund come from a single source (its most preferred one that has any),
-    so that two sources' counts are never differenced against each other.
+    so that two sources' counts are never differenced against each other; the one exception are
+    month-end counts (MONTHLY_SOURCES), kept for the months before the daily counts begin, and the
+    first daily count after them starts afresh (no flow, flagged FIRST). `so_source` names the
+    source of each row's count.
     """
     if daily.height == 0 or daily["source"].n_unique() == 1:
         # one source: keys are already unique
@@ -80,15 +83,34 @@ def merge_sources(daily: pl.DataFrame, priority: dict[str, int] | None = None) -
         .group_by("ticker")
         .agg(pl.col("source").sort_by("_prio").first().alias("_so_source"))
     )
-    df = df.join(so_src, on="ticker", how="left").with_columns(
-        pl.when(pl.col("source") == pl.col("_so_source"))
-        .then(pl.col("shares_outstanding"))
-        .alias("shares_outstanding"),
-        pl.when(pl.col("source") == pl.col("_so_source")).then(pl.col("so_lag")).alias("so_lag"),
+    first = (
+        df.filter(pl.col("shares_outstanding").is_not_null())
+        .join(so_src, on="ticker")
+        .filter(pl.col("source") == pl.col("_so_source"))
+        .group_by("ticker")
+        .agg(pl.col("date").min().alias("_so_first"))
+    )
+    # month-end counts fill only the months before a fund's daily counts begin
+    use = (pl.col("source") == pl.col("_so_source")) | (
+        pl.col("source").is_in(list(MONTHLY_SOURCES))
+        & ~pl.col("_so_source").is_in(list(MONTHLY_SOURCES))
+        & (pl.col("date") < pl.col("_so_first"))
+    )
+    df = (
+        df.join(so_src, on="ticker", how="left")
+        .join(first, on="ticker", how="left")
+        .with_columns(
+            pl.when(use).then(pl.col("shares_outstanding")).alias("shares_outstanding"),
+            pl.when(use).then(pl.col("so_lag")).alias("so_lag"),
+        )
+        .with_columns(
+            pl.when(pl.col("shares_outstanding").is_not_null()).then(pl.col("source")).alias("_row_so")
+        )
     )
     present = [c for c in (*DAILY_VALUES, "so_lag") if c in daily.columns]
     aggs = [pl.col(c).drop_nulls().first().alias(c) for c in present]
-    aggs.append(pl.col("_so_source").first().alias("so_source"))
+    row_so = pl.coalesce(pl.col("_row_so").drop_nulls().first(), pl.col("_so_source").first())
+    aggs.append(row_so.alias("so_source"))
     return df.sort("_prio").group_by("date", "ticker").agg(aggs).sort("ticker", "date")
 
 
@@ -190,6 +212,11 @@ def _market_flows(df: pl.DataFrame, market: str, funds: pl.DataFrame | None, p: 
     flags = flags | np.where(_estimated(df), np.uint32(Flag.ESTIMATED), np.uint32(0)).astype(np.uint32)
     flags = np.asarray(flags, dtype=np.uint32)
     flags[split_rows] = flags[split_rows] | np.uint32(int(Flag.SPLIT))
+    # the first count of a new source starts afresh: never differenced against another source's
+    switch = _source_switch(df)
+    flags[switch] = flags[switch] | np.uint32(int(Flag.FIRST))
+    flow[switch] = np.nan
+    dshares[switch] = np.nan
     monthly = df["so_source"].is_in(list(MONTHLY_SOURCES)).fill_null(False).to_numpy()
     method = np.where(monthly, "month_end", df["_method"].to_numpy())
     # counts derived from AUM / NAV are not whole shares: the creation-unit check does not apply
@@ -267,6 +294,15 @@ def _apply_declared_splits(df: pl.DataFrame, starts: np.ndarray) -> tuple[pl.Dat
         pl.lit(None, dtype=pl.Float64).alias("split_factor"),
     )
     return out, np.array(events, dtype=np.int64)
+
+
+def _source_switch(df: pl.DataFrame) -> np.ndarray:
+    """Rows whose count comes from another source than the fund's previous count."""
+    has = pl.col("shares_outstanding").is_not_null()
+    src = pl.when(has).then(pl.col("so_source"))
+    prev = src.forward_fill().shift(1).over("ticker")
+    switch = has & prev.is_not_null() & pl.col("so_source").is_not_null() & (pl.col("so_source") != prev)
+    return np.asarray(df.select(switch.fill_null(False).alias("s"))["s"].to_numpy())
 
 
 def _estimated(df: pl.DataFrame) -> np.ndarray:
