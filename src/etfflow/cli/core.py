@@ -10,6 +10,7 @@ import polars as pl
 import typer
 
 from etfflow import calendar, pipeline
+from etfflow.cli import seeds
 from etfflow.cli.app import (
     DbOpt,
     FlowsOpt,
@@ -31,7 +32,7 @@ from etfflow.flows.flags import Flag, decode
 from etfflow.flows.source import describe_sources, flow_sources, source_notes, with_flow_source
 from etfflow.signals.overview import top_flows, window_totals
 from etfflow.signals.sectors import sector_snapshot
-from etfflow.signals.tracker import MARKET_COLUMNS, category_tickers, market_columns
+from etfflow.signals.tracker import MARKET_COLUMNS, category_tickers
 from etfflow.store import Store
 
 DEMO_DB = Path("~/.etfflow/demo.duckdb")
@@ -152,7 +153,9 @@ def flows(
         if f.height == 0:
             raise NotFoundError(f"no flows for {t} in {store.path} (import its data first)")
         funds = pipeline.funds_table(store)
-        f = market_columns(store, f)  # close, price_change, volume, volume_ratio, divergence, creation_units
+        f = seeds.market_columns(
+            store, f
+        )  # close, price_change, volume, volume_ratio, divergence, creation_units
     currency = calendar.fund_currencies(funds, [t])[t]
     if freq == "d":
         out = f.select(

@@ -39,7 +39,6 @@ __all__ = [
     "TRACKER_WEIGHTS",
     "category_tickers",
     "flow_detail",
-    "market_columns",
     "score",
     "tracker_signals",
 ]
@@ -181,22 +180,6 @@ MARKET_COLUMNS: tuple[str, ...] = (
     "creation_units",
     "mechanical",
 )
-
-
-def market_columns(store: Any, flows: pl.DataFrame) -> pl.DataFrame:
-    """`flow_detail` of stored flows, reading the prices and creation units they need from `store`.
-
-    (A thin I/O wrapper for the CLI: the computation is `flow_detail`.)
-    """
-    from etfflow.flows.daily import merge_sources
-    from etfflow.pipeline import funds_table
-
-    tickers = sorted(set(flows["ticker"].to_list()))
-    start, end = flows["date"].min(), flows["date"].max()
-    first = start - dt.timedelta(days=60) if isinstance(start, dt.date) else None
-    raw = store.read("daily", tickers=tickers, start=first, end=end)
-    prices = merge_sources(raw) if raw.height else pl.DataFrame(schema={"date": pl.Date, "ticker": pl.String})
-    return flow_detail(flows, prices, funds_table(store).filter(pl.col("ticker").is_in(tickers)))
 
 
 def _reason(f20: float | None, r20: float | None, vr: float | None, sig: str | None) -> str:
