@@ -404,3 +404,19 @@ def test_event_study_forward_returns_hand_case() -> None:
     fwd_rows = n - 1 - 5
     assert row["baseline"] == pytest.approx(-0.1 * 5 / fwd_rows)
     assert es.reading("outflow", 5) == "insufficient"
+
+
+def test_rolling_z_equals_zscore_at() -> None:
+    from etfflow.signals.event_returns import rolling_z
+    from etfflow.signals.fund_signals import zscore_at
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_t(3, (400, 6)) * 1e-3 + 5e-3
+    x[rng.random(x.shape) < 0.1] = np.nan
+    x[:, 5] = np.nan  # a fund without any flow
+    x[100:, 4] = 2e-3  # constant: zero deviation, no z
+    rows = np.arange(400, dtype=np.int64)
+    want = zscore_at(x, rows, 252, 60)
+    got = rolling_z(x, 252, 60)
+    assert np.array_equal(np.isnan(want), np.isnan(got))
+    assert np.allclose(got[~np.isnan(got)], want[~np.isnan(want)], rtol=1e-9, atol=1e-9)
