@@ -420,3 +420,14 @@ def test_rolling_z_equals_zscore_at() -> None:
     got = rolling_z(x, 252, 60)
     assert np.array_equal(np.isnan(want), np.isnan(got))
     assert np.allclose(got[~np.isnan(got)], want[~np.isnan(want)], rtol=1e-9, atol=1e-9)
+
+
+def test_positioning_words() -> None:
+    from etfflow.signals.composite import _positioning
+
+    assert (
+        _positioning("risk_on", 0.6)
+        == "risk-on (risk-appetite score +0.60): most flow readings favour adding risk exposure."
+    )
+    assert _positioning("selective", 0.25).startswith("selective (risk-appetite score +0.25): money rotates")
+    assert _positioning(None, None).startswith("no reading")

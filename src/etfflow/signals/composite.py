@@ -313,8 +313,8 @@ def _yn(x: bool | None) -> str | None:
 def _positioning(state: str | None, score: float | None) -> str:
     sc = f" (risk-appetite score {score:+.2f})" if score is not None else ""
     return {
-        "risk_on": f"risk-on{sc}: flows add equity and cyclical exposure.",
-        "risk_off": f"risk-off{sc}: flows cut equity risk and favour defensive exposure.",
+        "risk_on": f"risk-on{sc}: most flow readings favour adding risk exposure.",
+        "risk_off": f"risk-off{sc}: most flow readings favour reducing risk exposure.",
         "selective": f"selective{sc}: money rotates between segments rather than into or out of the market.",
         "neutral": f"neutral{sc}: no clear direction in the flows.",
     }.get(state or "", "no reading: no broad-market, sector or credit data in the window.")
