@@ -22,7 +22,7 @@ from etfflow.signals.common import jsonable
 from etfflow.signals.composite import Composite, composite
 from etfflow.signals.event_returns import EventStudy, event_study
 from etfflow.signals.fixed_income import FixedIncomeFlows, fixed_income_flows
-from etfflow.signals.fund_signals import FundSignals, SignalParams, fund_signals, to_panel
+from etfflow.signals.fund_signals import FundSignals, SignalParams, fund_signals, panel_sessions, to_panel
 from etfflow.signals.mechanical import REASONS, mechanical_sessions, possibly_mechanical
 from etfflow.signals.overview import GroupFlows, report_window, top_flows, window_totals
 from etfflow.signals.regime import BroadMarket, broad_market
@@ -208,9 +208,12 @@ def build_report(
     fi = fixed_income_flows(totals, funds, tips_rates=rules.tips_rates)
     themes = load_themes(rules.themes, funds)
     thematic = thematic_flows(recent, funds, end=end, weeks=o.thematic_weeks, themes=themes)
-    signals = fund_signals(pit, funds, end=end, event_days=window, params=o.signals, history=o.history)
+    panel = to_panel(pit, end, panel_sessions(o.signals, window, o.history))  # shared by signals and study
+    signals = fund_signals(
+        pit, funds, end=end, event_days=window, params=o.signals, history=o.history, panel=panel
+    )
     signals = _mark_events(signals, start, end)
-    study = event_study(to_panel(pit, end, o.history), o.signals)
+    study = event_study(panel, o.signals)
     mech = mechanical_sessions(start, end)
     usd_in, usd_out = top_flows(totals, n=o.top_n, by="flow_usd")
     big = totals.filter(pl.col("aum_start_usd") >= o.min_aum_for_pct)

@@ -67,9 +67,11 @@ def rolling_z(x: F64, window: int, min_obs: int) -> F64:
     centre = np.divide(total, cnt, out=np.zeros_like(total), where=cnt > 0)
     c = np.where(known, x - centre, 0.0)
 
+    lo = np.maximum(np.arange(1, x.shape[0] + 1) - window, 0)
+
     def run(a: F64) -> F64:
-        cs = np.vstack([np.zeros((1, a.shape[1])), np.cumsum(a, axis=0)])
-        lo = np.maximum(np.arange(1, a.shape[0] + 1) - window, 0)
+        cs = np.zeros((a.shape[0] + 1, a.shape[1]))
+        np.cumsum(a, axis=0, out=cs[1:])
         return np.asarray(cs[1:] - cs[lo])
 
     n = run(known.astype(np.float64))
@@ -124,26 +126,33 @@ def event_study(
     with np.errstate(divide="ignore", invalid="ignore"):
         pct: F64 = np.where(w.aum_prev > 0, w.flow / w.aum_prev, np.nan)
     z = rolling_z(pct, p.z_window, p.z_min) if n_t else np.zeros((0, w.flow.shape[1]))
-    nav = np.ascontiguousarray(_ffill(w.nav))
-    split_cum = np.cumsum(np.ascontiguousarray(w.split), axis=0)
+    zz = np.nan_to_num(z, nan=0.0)
+    ev_rows, ev_cols = np.nonzero(np.abs(zz) >= p.event_sigma)
+    ev_sign = np.sign(zz[ev_rows, ev_cols]).astype(np.int64)
+    cols = np.unique(ev_cols)  # forward returns are needed only for funds with an event
+    pos = np.searchsorted(cols, ev_cols)
+    nav = np.ascontiguousarray(_ffill(w.nav[:, cols]))
+    split_cum = np.cumsum(np.ascontiguousarray(w.split[:, cols]), axis=0)
     out = []
     for h in horizons:
         a = np.arange(n_t) + skip
         b = a + h
         ok_rows = b <= n_t - 1
         ra, rb = a[ok_rows], b[ok_rows]
+        fwd = np.full((n_t, len(cols)), np.nan)
         with np.errstate(divide="ignore", invalid="ignore"):
-            fwd = np.full(w.flow.shape, np.nan)
-            fwd[ok_rows] = (nav[rb] - nav[ra]) / nav[ra]
-            fwd[ok_rows] = np.where(split_cum[rb] == split_cum[ra], fwd[ok_rows], np.nan)
+            fwd[ok_rows] = np.where(split_cum[rb] == split_cum[ra], (nav[rb] - nav[ra]) / nav[ra], np.nan)
         known = np.isfinite(fwd)
+        col_sum = np.where(known, fwd, 0.0).sum(axis=0)
+        col_n = known.sum(axis=0)
+        ev_fwd = fwd[ev_rows, pos] if len(ev_rows) else np.zeros(0)
         for direction, sign in (("inflow", 1), ("outflow", -1)):
-            ev = np.isfinite(z) & (sign * z >= p.event_sigma) & known
-            n = int(ev.sum())
-            funds_hit = ev.any(axis=0)
-            base_vals = fwd[:, funds_hit][known[:, funds_hit]]
-            baseline = float(base_vals.mean()) if base_vals.size else None
-            vals = fwd[ev]
+            sel = (ev_sign == sign) & np.isfinite(ev_fwd)
+            vals = ev_fwd[sel]
+            n = int(sel.sum())
+            hit = np.unique(pos[sel])
+            base_n = int(col_n[hit].sum())
+            baseline = float(col_sum[hit].sum() / base_n) if base_n else None
             mean = float(vals.mean()) if n else None
             excess = mean - baseline if mean is not None and baseline is not None else None
             t = None

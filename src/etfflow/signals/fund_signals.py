@@ -55,6 +55,7 @@ __all__ = [
     "category_readings",
     "classify_flow",
     "fund_signals",
+    "panel_sessions",
     "to_panel",
 ]
 
@@ -349,6 +350,11 @@ class FundSignals:
         return d
 
 
+def panel_sessions(p: SignalParams, event_days: int = 5, history: int = 504) -> int:
+    """Sessions of history `fund_signals` needs."""
+    return max(history, p.z_window + event_days, p.pct_window + p.long_days) + 1
+
+
 def fund_signals(
     flows: pl.DataFrame,
     funds: pl.DataFrame,
@@ -357,11 +363,14 @@ def fund_signals(
     event_days: int = 5,
     params: SignalParams | None = None,
     history: int = 504,
+    panel: FlowPanel | None = None,
 ) -> FundSignals:
-    """Signals of every fund at `end` from daily flows up to it (`history` sessions are used)."""
+    """Signals of every fund at `end` from daily flows up to it (`history` sessions are used).
+
+    `panel`: the `to_panel(flows, end, panel_sessions(...))` panel when the caller already built it.
+    """
     p = params or SignalParams()
-    need = max(history, p.z_window + event_days, p.pct_window + p.long_days) + 1
-    w = to_panel(flows, end, need)
+    w = panel if panel is not None else to_panel(flows, end, panel_sessions(p, event_days, history))
     n_t, n_f = w.flow.shape
     aum = _aum_known(w)
     pct_rows = np.arange(max(0, n_t - p.pct_window), n_t, dtype=np.int64)
