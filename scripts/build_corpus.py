@@ -40,6 +40,7 @@ SCALE = "scale: a newer file never replaces a stored value with NULL"
 FILES = "files: bounded N-PORT data-set zips (size and ratio limits, member names)"
 VENDOR = "vendor: long/wide and xlsx vendor flow files"
 CHINA = "china: China exchange and Wind files"
+STREAM = "scale: the streamed panel import (ingest.import_panel) applies etfflow.checks"
 
 HOSTILE_TICKERS = {
     "formula": "=1+1",
@@ -56,13 +57,15 @@ class Expect:
 
     kind: ``error`` (refused: exit `code`, message names the file and every needle, nothing written),
     ``drop`` (accepted: the printed drop counts equal `drops`, no stored value changed), ``same``
-    (accepted, no stored value changed) or ``store`` (accepted; `needles` must be printed literally).
+    (accepted, nothing dropped, no stored value changed), ``kept`` (accepted, no stored value changed,
+    whatever is reported) or ``store`` (accepted; `needles` must be printed literally).
     """
 
     kind: str
     needles: tuple[str, ...] = ()
     drops: Mapping[str, int] = dataclasses.field(default_factory=dict)
     code: int = 1
+    names_file: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,8 +83,8 @@ class Case:
     after: tuple[tuple[str, ...], ...] = ()
 
 
-def error(*needles: str, code: int = 1) -> Expect:
-    return Expect("error", needles, code=code)
+def error(*needles: str, code: int = 1, names_file: bool = True) -> Expect:
+    return Expect("error", needles, code=code, names_file=names_file)
 
 
 def drop(**drops: int) -> Expect:
@@ -89,6 +92,8 @@ def drop(**drops: int) -> Expect:
 
 
 SAME = Expect("same")
+#: accepted and no stored value changed; drop counts not judged (how kept values are reported is open)
+KEPT = Expect("kept")
 
 
 # --- the bases: trimmed real files the seeded warehouse holds --------------------------------------
@@ -111,6 +116,8 @@ class Bases:
     ids_csv: Path
     ids_json: Path
     vendor_csv: Path
+    cn_szse: Path
+    cn_shares: Path
 
     def text(self, path: Path) -> str:
         return path.read_text(encoding="utf-8")
@@ -128,6 +135,8 @@ class Bases:
             self.ncen,
             self.ids_csv,
             self.ids_json,
+            self.cn_szse,
+            self.cn_shares,
         ]
 
 
@@ -344,6 +353,11 @@ def build_bases(shared: Path, out: Path) -> Bases:
         ]
     vendor = ["Date,Ticker,Net Flows ($mm)"] + [f"{d},{t},{v}" for t, d, v in picked]
     (out / "vendor_flows.csv").write_text("\n".join(vendor) + "\n", encoding="utf-8")
+    szse = _csv_lines(shared / "cn/daily_shares/szse_etf_share_4etf_2023_2026.csv", 1, 31)
+    (out / "szse_etf_share.csv").write_text("\n".join(szse) + "\n", encoding="utf-8")
+    cn_lines = (shared / "cn/daily_shares/etf-shares.csv").read_text(encoding="utf-8-sig").splitlines()
+    cn = [cn_lines[0], *[ln for ln in cn_lines[1:] if ",510300," in ln][:30]]
+    (out / "etf-shares.csv").write_text("\n".join(cn) + "\n", encoding="utf-8")
     return Bases(
         dir=out,
         workbook=out / "IVV_fund.xls",
@@ -358,6 +372,8 @@ def build_bases(shared: Path, out: Path) -> Bases:
         ids_csv=out / "fund_ids.csv",
         ids_json=out / "company_tickers_mf.json",
         vendor_csv=out / "vendor_flows.csv",
+        cn_szse=out / "szse_etf_share.csv",
+        cn_shares=out / "etf-shares.csv",
     )
 
 
@@ -601,6 +617,17 @@ def cut_block(text: str) -> str:
     return text[:i] + text[i + 2000 :]
 
 
+def vendor_wide(text: str) -> str:
+    """The vendor base pivoted to one column per fund (Date,GLD,IVV), values unchanged ($mm)."""
+    rows = [ln.split(",") for ln in text.splitlines()[1:]]
+    by_date: dict[str, dict[str, str]] = {}
+    for d, t, v in rows:
+        by_date.setdefault(d, {})[t] = v
+    funds = sorted({t for _d, t, _v in rows})
+    body = [",".join([d, *(by_date[d].get(t, "") for t in funds)]) for d in sorted(by_date)]
+    return "\n".join([",".join(["Date", *funds]), *body]) + "\n"
+
+
 def _long(n: int = 1_000_000) -> str:
     return "A" * n
 
@@ -625,7 +652,7 @@ def cases() -> list[Case]:
     add("nav-text", W, "text in a number", wb_cell(3, 1, "abc"), error("row 5", nav, "not a number"))
     add("nav-inf", W, "inf", wb_cell(3, 1, "inf"), error("row 5", nav))
     add("nav-1e308", W, "huge number", wb_cell(4, 1, "1e308", "Number"), error("row 6", nav, "implausible"))
-    add("nav-nan", W, "NaN", wb_cell(4, 1, "NaN"), SAME, xfail=SCALE)
+    add("nav-nan", W, "NaN", wb_cell(4, 1, "NaN"), KEPT)
     add(
         "shares-negative",
         W,
@@ -683,8 +710,7 @@ def cases() -> list[Case]:
             "workbook",
             lambda t: t[: workbook_rows(t)[0].__len__() + workbook_rows(t)[1][0].__len__() * 3 + 400],
         ),
-        SAME,
-        xfail=SCALE,
+        KEPT,
     )
     add(
         "truncated-early",
@@ -745,7 +771,7 @@ def cases() -> list[Case]:
         lines_case("shares_csv", set_csv(5, 2, "abc")),
         error("row 5", "field 'shares_outstanding'"),
     )
-    add("shares-nan", S, "NaN", lines_case("shares_csv", set_csv(5, 2, "NaN")), SAME, xfail=SCALE)
+    add("shares-nan", S, "NaN", lines_case("shares_csv", set_csv(5, 2, "NaN")), KEPT)
     add(
         "shares-inf",
         S,
@@ -978,8 +1004,7 @@ def cases() -> list[Case]:
         G,
         "missing value",
         lines_case("gld_csv", set_csv(4, 1, " AWAITED")),
-        SAME,
-        xfail=SCALE,
+        KEPT,
     )
     add(
         "volume-text",
@@ -1063,6 +1088,7 @@ def cases() -> list[Case]:
             ),
         ),
         error("row 2", "field 'NAV'", "implausible"),
+        xfail=STREAM,
     )
     add(
         "shares-scaled",
@@ -1076,6 +1102,7 @@ def cases() -> list[Case]:
             ),
         ),
         error("field 'shares_outstanding'", "factor"),
+        xfail=STREAM,
     )
     add(
         "nav-text",
@@ -1084,7 +1111,7 @@ def cases() -> list[Case]:
         lines_case(gc, set_csv(4, 3, "abc")),
         error("row 4", "field 'NAV'", "not a number"),
     )
-    add("nav-nan", C, "NaN", lines_case(gc, set_csv(4, 3, "NaN")), SAME, xfail=SCALE)
+    add("nav-nan", C, "NaN", lines_case(gc, set_csv(4, 3, "NaN")), KEPT)
     add("nav-inf", C, "inf", lines_case(gc, set_csv(4, 3, "-inf")), error("row 4", "field 'NAV'"))
     add(
         "tna-1e308",
@@ -1092,6 +1119,7 @@ def cases() -> list[Case]:
         "huge number",
         lines_case(gc, set_csv(5, 4, "1e308")),
         error("row 5", "field 'Total Net Assets'", "implausible"),
+        xfail=STREAM,
     )
     add(
         "shares-negative",
@@ -1106,6 +1134,7 @@ def cases() -> list[Case]:
         "huge number",
         lines_case(gc, set_csv(6, 5, "1e14")),
         error("row 6", "field 'Volume'", "implausible"),
+        xfail=STREAM,
     )
     add(
         "close-2e6",
@@ -1113,6 +1142,7 @@ def cases() -> list[Case]:
         "huge number",
         lines_case(gc, set_csv(6, 2, "2000000")),
         error("row 6", "field 'Close'", "implausible"),
+        xfail=STREAM,
     )
     add(
         "duplicate-same",
@@ -1201,6 +1231,7 @@ def cases() -> list[Case]:
         "future date",
         lines_case(gc, insert_line(2, lambda ls: "2031-01-03" + ls[1][10:])),
         drop(future_rows=1),
+        xfail=STREAM,
     )
     add(
         "split-zero",
@@ -1214,13 +1245,21 @@ def cases() -> list[Case]:
             ),
         ),
         error("row 3", "field 'Split Factor'", "implausible"),
+        xfail=STREAM,
     )
     add("ragged-row", C, "extra field", lines_case(gc, set_csv(8, 6, "1,2")), error("CSV"))
     add(
         "gzip-renamed",
         C,
-        "binary renamed",
+        "gzip-compressed, named .csv (read by its magic bytes)",
         bytes_case(gc, gzip.compress, "panel.csv"),
+        SAME,
+    )
+    add(
+        "png-renamed",
+        C,
+        "binary renamed",
+        bytes_case(gc, lambda _d: PNG, "panel.csv"),
         error("unrecognised format"),
     )
 
@@ -1232,14 +1271,14 @@ def cases() -> list[Case]:
         "inf",
         frame_case("generic_parquet", set_value(3, "NAV", float("inf")), "parquet"),
         error("row 4", "field 'NAV'"),
+        xfail=STREAM,
     )
     add(
         "nav-nan",
         P,
         "NaN",
         frame_case("generic_parquet", set_value(3, "NAV", float("nan")), "parquet"),
-        SAME,
-        xfail=SCALE,
+        KEPT,
     )
     add(
         "tna-1e308",
@@ -1247,6 +1286,7 @@ def cases() -> list[Case]:
         "huge number",
         frame_case("generic_parquet", set_value(4, "Total Net Assets", 1e308), "parquet"),
         error("row 5", "implausible"),
+        xfail=STREAM,
     )
     add(
         "shares-negative",
@@ -1277,6 +1317,7 @@ def cases() -> list[Case]:
             "generic_parquet", lambda f: f.with_columns(pl.lit(0.0).alias("Shares Outstanding")), "parquet"
         ),
         error("is 0"),
+        xfail=STREAM,
     )
     add(
         "date-1900",
@@ -1482,10 +1523,9 @@ def cases() -> list[Case]:
     add(
         "bomb-unread-member",
         D,
-        "zip bomb",
+        "zip bomb in a member never read (bounded: nothing to refuse)",
         zip_bomb("FUND_REPORTED_HOLDING.tsv", 20_000_000),
-        error("zip"),
-        xfail=FILES,
+        SAME,
     )
     add(
         "bomb-long-line",
@@ -1493,16 +1533,14 @@ def cases() -> list[Case]:
         "zip bomb",
         zip_bomb("SUBMISSION.tsv", 5_000_000),
         error("SUBMISSION.tsv"),
-        xfail=FILES,
     )
-    add("path-traversal", D, "zip path traversal", dataset_members("../../"), error("zip"), xfail=FILES)
+    add("path-traversal", D, "zip path traversal", dataset_members("../../"), error("zip"))
     add(
         "absolute-member",
         D,
         "zip path traversal",
         dataset_members("/tmp/etfflow-corpus/"),
         error("zip"),
-        xfail=FILES,
     )
 
     # N-CEN submission (AB Active ETFs: 22 ETF series)
@@ -1722,9 +1760,15 @@ def cases() -> list[Case]:
             f"ticker-{key}",
             "hostile ticker",
             lines_case("vendor_csv", set_csv(4, 1, t)),
-            error("row 4", "field 'Ticker'", "malformed ticker"),
+            error("row 4", "field 'ticker'", "malformed ticker"),
         )
-    v("flow-nan", "NaN", lines_case("vendor_csv", set_csv(5, 2, "NaN")), drop(missing_flow=1))
+    v(
+        "flow-nan",
+        "NaN",
+        lines_case("vendor_csv", set_csv(5, 2, "NaN")),
+        error("row 5", "not a finite number"),
+    )
+    v("flow-empty", "missing value", lines_case("vendor_csv", set_csv(5, 2, "")), drop(missing_flow=1))
     v(
         "flow-inf",
         "inf",
@@ -1780,50 +1824,95 @@ def cases() -> list[Case]:
         "source-hostile",
         "hostile source name",
         lambda b, out: b.vendor_csv,
-        error("field 'source'"),
+        error("vendor source name", code=5, names_file=False),
         args=("--source", "=1+1"),
     )
     v(
         "wide-format",
         "wide layout",
-        text_case("vendor_csv", lambda t: "Date,IVV,GLD\n2022-02-01,10.0,5.0\n"),
+        text_case("vendor_csv", vendor_wide),
         SAME,
-        xfail=VENDOR,
     )
     v(
         "etfcom-xlsx",
         "vendor xlsx",
         lambda b, out: SHARED_FOR_BUILD[0] / "vendor/etfcom/xlsx_samples/GLD_fund_flow_data.xlsx",
         Expect("store", ()),
-        xfail=VENDOR,
         args=("--source", "etf.com", "--ticker", "GLD"),
     )
 
-    # China files (their importers are another helper's work in progress)
-    K = "china"
-
-    def cn(name: str, rel: str, edit: Callable[[str], str], expect: Expect) -> None:
-        def build(b: Bases, out: Path) -> Path:
-            src = SHARED_FOR_BUILD[0] / rel
-            p = _out(out, src.name)
-            p.write_text(edit(src.read_text(encoding="utf-8-sig")), encoding="utf-8")
-            return p
-
-        add(name, K, name, build, expect, xfail=CHINA)
-
-    cn(
-        "hostile-ticker",
-        "cn/daily_shares/etf-shares.csv",
-        lambda t: "\n".join(t.splitlines()[:50]).replace("510300", "=1+1", 1) + "\n",
-        error("not a ticker"),
+    # China exchange daily shares: SZSE (date,code,name,shares_wan,share_change_wan) and the CSI 300
+    # ETF file (date,code,shares_100m,...); data line n is file line n
+    K = "cn_szse_shares"
+    add(
+        "shares-text",
+        K,
+        "text in a number",
+        lines_case("cn_szse", set_csv(5, 3, "lots")),
+        error("row 5", "not a number"),
     )
-    cn(
-        "text-in-number",
-        "cn/daily_shares/szse_etf_share_4etf_2023_2026.csv",
-        lambda t: (
-            "\n".join([*t.splitlines()[:5], re.sub(r",[0-9.]+\s*$", ",lots", t.splitlines()[5])]) + "\n"
-        ),
-        error("row 6", "not a number"),
+    add("shares-nan", K, "NaN", lines_case("cn_szse", set_csv(5, 3, "NaN")), KEPT)
+    add(
+        "shares-1e308",
+        K,
+        "huge number",
+        lines_case("cn_szse", set_csv(6, 3, "1e308")),
+        error("row 6", "implausible"),
+    )
+    add(
+        "shares-negative",
+        K,
+        "negative shares",
+        lines_case("cn_szse", set_csv(6, 3, "-5")),
+        error("row 6", "negative"),
+    )
+    for key, t in HOSTILE_TICKERS.items():
+        add(f"code-{key}", K, "hostile ticker", lines_case("cn_szse", set_csv(7, 1, t)), error("row 7"))
+    add(
+        "date-weekend",
+        K,
+        "weekend date",
+        lines_case("cn_szse", insert_line(2, lambda ls: "2023-01-07" + ls[1][10:])),
+        drop(non_session_rows=1),
+    )
+    add(
+        "duplicate-same",
+        K,
+        "duplicate row",
+        lines_case("cn_szse", insert_line(3, lambda ls: ls[1])),
+        drop(duplicate_rows=1),
+    )
+    add("unsorted", K, "unsorted rows", lines_case("cn_szse", lambda ls: [ls[0], *reversed(ls[1:])]), SAME)
+    add("empty", K, "empty file", text_case("cn_szse", lambda _t: ""), error("unrecognised format"))
+    K2 = "cn_exchange_shares"
+    add(
+        "shares-text",
+        K2,
+        "text in a number",
+        lines_case("cn_shares", set_csv(4, 2, "abc")),
+        error("row 4", "not a number"),
+    )
+    add("shares-inf", K2, "inf", lines_case("cn_shares", set_csv(4, 2, "inf")), error("row 4"))
+    add(
+        "shares-1e308",
+        K2,
+        "huge number (overflows after unit scaling)",
+        lines_case("cn_shares", set_csv(5, 2, "1e307")),
+        error("row 5", "implausible"),
+    )
+    add(
+        "code-sql",
+        K2,
+        "hostile ticker",
+        lines_case("cn_shares", set_csv(6, 1, HOSTILE_TICKERS["sql"])),
+        error("row 6"),
+    )
+    add(
+        "date-1900",
+        K2,
+        "date out of range",
+        lines_case("cn_shares", insert_line(2, lambda ls: "1900-01-03" + ls[1][10:])),
+        drop(non_session_rows=1),
     )
     return c
 
@@ -1886,7 +1975,7 @@ def run_case(
     if exp.kind == "error":
         if res.exit_code != exp.code:
             fail.append(f"exit code {res.exit_code}, expected {exp.code}")
-        if path.name not in output:
+        if exp.names_file and path.name not in output:
             fail.append(f"the message does not name the file {path.name}")
         fail += [f"the message lacks {n!r}" for n in exp.needles if n not in output]
         if changed or files_added:
@@ -1894,7 +1983,7 @@ def run_case(
     else:
         if res.exit_code != 0:
             fail.append(f"exit code {res.exit_code}, expected 0")
-        if exp.kind in ("drop", "same") and changed:
+        if exp.kind in ("drop", "same", "kept") and changed:
             fail.append(f"stored values changed in {changed}")
         if exp.kind == "drop" and out.drops != dict(exp.drops):
             fail.append(f"dropped {out.drops}, expected {dict(exp.drops)}")
@@ -1930,22 +2019,30 @@ def corpus(
 # --- the summary table --------------------------------------------------------------------------------
 
 
+def location(output: str) -> int:
+    """3: the message names a row and a field; 2: one of them; 1: only the file."""
+    row = re.search(r"\brow \d+", output) is not None
+    field = "field '" in output
+    return 1 + row + field
+
+
 def summarise(results: list[tuple[Case, Outcome]]) -> str:
     """The README table: cases per importer and outcome, tracebacks and changed warehouses."""
     importers = list(dict.fromkeys(c.importer for c, _ in results))
     columns = [
         "importer",
         "cases",
-        "located errors",
+        "located errors (file, row and field / file and row or field / file only)",
         "counted drops",
         "accepted, nothing changed",
-        "hostile names stored, printed literally",
+        "accepted as intended (hostile names printed literally)",
         "pending (xfail)",
+        "unexpected outcome",
         "tracebacks",
         "warehouse changed (refused files)",
     ]
     head = "| " + " | ".join(columns) + " |"
-    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [head, "|---|" + "---:|" * (len(columns) - 1)]
 
     def row(label: str, rs: list[tuple[Case, Outcome]]) -> str:
         ok = [(c, o) for c, o in rs if not o.failures]
@@ -1953,13 +2050,25 @@ def summarise(results: list[tuple[Case, Outcome]]) -> str:
         def count(kind: str) -> int:
             return sum(1 for c, _ in ok if c.expect.kind == kind)
 
+        levels = [location(o.output) for c, o in ok if c.expect.kind == "error"]
+        located = f"{len(levels)} ({levels.count(3)} / {levels.count(2)} / {levels.count(1)})"
         pending = sum(1 for c, o in rs if o.failures and c.xfail)
+        failed = sum(1 for c, o in rs if o.failures and not c.xfail)
         tracebacks = sum(1 for _, o in rs if o.traceback)
         changed = sum(
             1 for c, o in rs if c.expect.kind == "error" and o.code != 0 and (o.changed or o.files_added)
         )
-        cells = [label, len(rs), count("error"), count("drop"), count("same"), count("store")]
-        return "| " + " | ".join(str(x) for x in [*cells, pending, tracebacks, changed]) + " |"
+        cells = [
+            label,
+            len(rs),
+            located,
+            count("drop"),
+            count("same") + count("kept"),
+            count("store"),
+            pending,
+            failed,
+        ]
+        return "| " + " | ".join(str(x) for x in [*cells, tracebacks, changed]) + " |"
 
     for imp in importers:
         lines.append(row(f"`{imp}`", [(c, o) for c, o in results if c.importer == imp]))

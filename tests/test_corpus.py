@@ -54,9 +54,11 @@ def test_corpus_is_large_and_covers_every_importer() -> None:
         "sec_ncen",
         "sec_fund_ids",
         "vendor_flows",
+        "cn_szse_shares",
+        "cn_exchange_shares",
     } <= importers
     kinds = {c.expect.kind for c in CASES}
-    assert {"error", "drop", "same", "store"} <= kinds
+    assert {"error", "drop", "same", "kept", "store"} <= kinds
 
 
 @pytest.mark.parametrize(

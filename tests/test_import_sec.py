@@ -68,8 +68,8 @@ def test_cli_import_nport_and_ncen(sec: Path, tmp_db: Path) -> None:
     res = json.loads(out)
     assert [r["format"] for r in res] == ["sec_nport", "sec_ncen"]
     assert res[0]["tables"] == {
-        "nport_monthly": {"added": 3, "changed": 0, "unchanged": 0},
-        "holdings": {"added": 1685, "changed": 0, "unchanged": 0},
+        "nport_monthly": {"added": 3, "changed": 0, "unchanged": 0, "kept": 0},
+        "holdings": {"added": 1685, "changed": 0, "unchanged": 0, "kept": 0},
     }
     assert res[0]["rows"] == 1688 and res[0]["added"] == 1688
     assert res[1]["tables"]["funds"]["added"] == 22

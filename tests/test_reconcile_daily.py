@@ -1,6 +1,6 @@
 """Daily reconciliation: the alignment (vendor date offset, NAV basis) is found per fund and year.
 
-Hand-built case (SYNTHETIC): a fund whose NAV alternates 100 / 110 and whose shares change in a
+Hand-built case (SYNTHETIC): a fund whose NAV cycles 100 / 110 / 95 and whose shares change in a
 5-session cycle; a vendor that in 2023 stamps flows one session late at the previous NAV and in 2024
 on the trade date at that day's NAV, with one 2024 day off by $5M. Real case: iShares' IVV workbook
 against etf.com's IVV flows, whose alignment changes over the years.
@@ -28,10 +28,10 @@ D = dt.date
 CYCLE = np.array([1e6, -2e6, 0.0, 3e6, 5e5])
 
 
-def case() -> tuple[pl.DataFrame, pl.DataFrame]:
+def case() -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
     s = calendar.sessions("2022-12-30", "2024-12-31")
     n = len(s)
-    nav = np.where(np.arange(n) % 2 == 0, 100.0, 110.0)
+    nav = np.array([100.0, 110.0, 95.0])[np.arange(n) % 3]
     dso = CYCLE[np.arange(n) % 5]
     dso[0] = np.nan  # first observation: no change known
     flows = validate(
@@ -63,11 +63,11 @@ def case() -> tuple[pl.DataFrame, pl.DataFrame]:
             "flow_usd": [r[1] for r in rows],
         }
     )
-    return flows, validate(vendor, "vendor_flows")
+    return flows, validate(vendor, "vendor_flows"), s, dso, nav
 
 
 def test_finds_each_years_alignment() -> None:
-    flows, vendor = case()
+    flows, vendor, s, dso, nav = case()
     r = reconcile_daily(flows, vendor)
     y = {row["year"]: row for row in r.years.iter_rows(named=True)}
     assert (y[2023]["offset"], y[2023]["nav_basis"]) == (1, "t-1")
@@ -77,8 +77,9 @@ def test_finds_each_years_alignment() -> None:
     # 2023's one miss is the switch itself: its last trade date meets 2024-01-02's same-day flow
     assert y[2023]["days"] == 250 and y[2023]["matched"] == 249
     got = [(w["trade_date"], w["vendor_date"], w["diff_usd"]) for w in r.worst.iter_rows(named=True)]
+    i = int(np.searchsorted(s, np.datetime64("2023-12-29")))
     assert got == [
-        (D(2023, 12, 29), D(2024, 1, 2), pytest.approx(1e6 * 110 - (-2e6 * 110))),
+        (D(2023, 12, 29), D(2024, 1, 2), pytest.approx(dso[i] * nav[i - 1] - dso[i + 1] * nav[i + 1])),
         (D(2024, 6, 3), D(2024, 6, 3), pytest.approx(-5e6)),
     ]
     assert alignment_changes(r.years) == [
@@ -91,7 +92,7 @@ def test_finds_each_years_alignment() -> None:
 
 def test_negative_control_and_tolerance() -> None:
     """Shuffled vendor values match on the zero days only; a tolerance of $1bn matches everything."""
-    flows, vendor = case()
+    flows, vendor, *_ = case()
     rng = np.random.default_rng(3)
     shuffled = vendor.with_columns(pl.Series("flow_usd", rng.permutation(vendor["flow_usd"].to_numpy())))
     r = reconcile_daily(flows, shuffled)
@@ -115,9 +116,10 @@ def ivv_db(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_ivv_alignment_changes_over_the_years(ivv_db: Path) -> None:
-    """etf.com vs the iShares workbook (trade date = workbook date - 1): the vendor dates IVV's flows on
-    the trade date in 2000-01 and 2009-13, on the next session (the day iShares publishes the count)
-    in 2002-08 and 2014-22, at the trade date's NAV throughout; 2016-2022 match to the dollar."""
+    """etf.com vs the iShares workbook (trade date = workbook date - 1): etf.com dates IVV's flows on the
+    trade date in 2000-01 and 2009-13, on the next session (the day iShares publishes the count) in
+    2002-08 (valued at that session's NAV) and 2014-22 (at the trade date's NAV); 2016-22 match to the
+    dollar."""
     res = CliRunner().invoke(app, ["reconcile", "--daily", "IVV", "--db", str(ivv_db), "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.output)
@@ -125,12 +127,13 @@ def test_ivv_alignment_changes_over_the_years(ivv_db: Path) -> None:
     assert sorted(rows) == list(range(2000, 2023))
     offsets = {y: r["offset"] for y, r in rows.items()}
     assert [y for y, o in offsets.items() if o == 0] == [2000, 2001, 2009, 2010, 2011, 2012, 2013]
-    assert {r["nav_basis"] for r in rows.values()} == {"t"}
+    assert {y for y, r in rows.items() if r["nav_basis"] == "t+1"} == {2001, *range(2002, 2009)}
+    assert {(r["offset"], r["nav_basis"]) for y, r in rows.items() if y >= 2014} == {(1, "t")}
     for y in range(2016, 2023):
         assert rows[y]["match_share"] == 1.0 and abs(rows[y]["diff_usd"]) < 5_000
     assert rows[2010]["days"] == 252 and rows[2010]["match_share"] == 1.0
     assert rows[2013]["match_share"] < 0.75 < rows[2013]["any_match_share"]  # changed within 2013
-    assert len(doc["alignment_changes"]) == 3
+    assert [c[19:23] for c in doc["alignment_changes"]] == ["2001", "2002", "2009", "2014"]
     res = CliRunner().invoke(app, ["reconcile", "--daily", "--db", str(ivv_db)])
     assert res.exit_code == 0 and "alignment change: IVV" in res.output
 
@@ -171,3 +174,5 @@ def test_monthly_vendor_vs_nport_without_daily_flows(tmp_path: Path) -> None:
     assert doc["counts"] == {"vendor_vs_nport": {"ok": 1, "mismatch": 1}}
     diffs = [r["diff_usd"] for r in doc["rows"]]
     assert diffs == [pytest.approx(0.0), pytest.approx(3e6)]
+    # days the vendor lists / NYSE sessions in the month
+    assert [(r["covered_sessions"], r["sessions"]) for r in doc["rows"]] == [(2, 20), (2, 22)]

@@ -80,14 +80,18 @@ def test_build_script_reproduces_the_taxonomy(shared_data: Path) -> None:
 
 
 def test_import_loads_the_whole_map(shared_data: Path, tmp_path: Path) -> None:
-    """`etfflow import` of the 2025-09 map stores 28,552 tickers; again: nothing changes; 2024-08 adds."""
+    """`etfflow import` of the 2025-09 map stores 28,548 tickers (the 4 malformed "(NWA.X)" symbols SEC
+    publishes are dropped and counted); again: nothing changes; 2024-08 adds."""
     db = str(tmp_path / "w.duckdb")
     code, out = run("import", str(mf(shared_data)), "--db", db, "--json")
     assert code == 0, out
     summary = json.loads(out)
     with Store(db, read_only=True) as store:
         ids = store.read("sec_ids")
-    assert ids.height == 28_552
+    assert ids.height == 28_548
+    (res,) = summary
+    assert res["dropped"] == {"malformed_identifiers": 4}
+    assert ids.filter(pl.col("ticker").str.starts_with("(")).height == 0
     assert ids.filter(pl.col("ticker") == "IVV").row(0) == (
         "IVV",
         "0001100663",

@@ -128,7 +128,34 @@ def test_gzip_and_atomic_import(tmp_path: Path) -> None:
             pipeline.import_paths(store, [good, bad])
         assert store.counts()["vendor_flows"] == 0 and store.counts()["files"] == 0
         (r,) = pipeline.import_paths(store, [good])
-        assert r.tables["vendor_flows"] == {"added": 2, "changed": 0, "unchanged": 0}
+        assert r.tables["vendor_flows"] == {"added": 2, "changed": 0, "unchanged": 0, "kept": 0}
         assert store.read("vendor_flows")["flow_usd"].to_list() == [1_500_000.0, -2_000_000.0]
         again = pipeline.import_paths(store, [good])[0]
         assert again.already_imported and again.added == 0
+
+
+def test_import_flows_names_the_vendor(tmp_path: Path) -> None:
+    """`import-flows --source --units` on the SYNTHETIC wide fixture; views pick it by name."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from etfflow.cli import app
+
+    db = ["--db", str(tmp_path / "w.duckdb")]
+    res = CliRunner().invoke(
+        app, ["import-flows", str(WIDE), "--source", "widevendor", "--units", "k", "--json", *db]
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert (
+        doc["added"] == 7
+        and doc["tables"]["funds"]["added"] == 3
+        and doc["tickers"] == ["IVV", "SPY", "ZZZX"]
+    )
+    res = CliRunner().invoke(app, ["flows", "ZZZX", "--flows", "vendor:widevendor", "--json", *db])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["flow_source"] == "vendor:widevendor" and [r["flow_usd"] for r in doc["rows"]] == [4_500.0]
+    res = CliRunner().invoke(app, ["import-flows", str(WIDE), "--source", "=1+1", *db])
+    assert res.exit_code == 1 and "vendor source name '=1+1'" in res.output

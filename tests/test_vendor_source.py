@@ -117,3 +117,39 @@ def test_describe_and_join() -> None:
     )
     t = with_flow_source(pl.DataFrame({"ticker": ["CCC", "ZZZ"]}), f)
     assert t["flow_source"].to_list() == ["vendor:other", None]
+
+
+def test_group_pct_never_counts_flows_without_aum() -> None:
+    """SYNTHETIC sector: AAA (computed, AUM 100m, +5m) and BBB (vendor, no AUM, +20m) in Energy.
+
+    The sector's net flow is 25m; its % of AUM is 5m / 100m = 5% (over the funds with an AUM), and a
+    group total that includes BBB's flow has no AUM to divide by (None), never 25m / 100m.
+    """
+    from etfflow.flows.aggregate import by_group
+    from etfflow.signals.overview import group_totals
+    from etfflow.signals.sectors import sector_rotation
+
+    funds = pl.DataFrame(
+        {
+            "ticker": ["AAA", "BBB"],
+            "category": ["sector", "sector"],
+            "group": ["Energy", "Energy"],
+            "cycle": ["cyclical", "cyclical"],
+            "cycle_phase": ["late", "late"],
+        }
+    )
+    totals = pl.DataFrame(
+        {"ticker": ["AAA", "BBB"], "flow_usd": [5e6, 20e6], "aum_start_usd": [100e6, None]},
+        schema_overrides={"aum_start_usd": pl.Float64},
+    )
+    (row,) = sector_rotation(totals, funds).table.iter_rows(named=True)
+    assert (row["flow_usd"], row["flow_pct_aum"]) == (25e6, pytest.approx(0.05))
+    g = group_totals(totals, funds, category="sector")
+    assert g.table["flow_pct_aum"].to_list() == [pytest.approx(0.05)]
+    assert g.total(["Energy"]) == (25e6, None, ["AAA", "BBB"])
+    only_aaa = group_totals(totals.head(1), funds, category="sector")
+    assert only_aaa.total(["Energy"]) == (5e6, 100e6, ["AAA"])
+    flows = select_flows(computed(), vendor().filter(pl.col("ticker") == "BBB"), "best")
+    week = by_group(flows, funds.with_columns(pl.lit("Energy").alias("group")), freq="w")
+    assert week["flow_usd"].to_list() == [4e6 + 28e6]  # AAA 5m - 1m, BBB (etfcom) 30m - 2m
+    assert week["flow_pct_aum"].to_list() == [pytest.approx(4e6 / 100e6)]  # AAA's first-day AUM only

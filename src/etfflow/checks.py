@@ -346,19 +346,20 @@ def check_batch(store: Store, batch: ImportBatch) -> ImportBatch:
 
     tables = dict(batch.tables)
     filtered = False
-    if batch.source == FUND_IDS_SOURCE and "funds" in tables:
-        funds = tables["funds"]
-        ok = pl.lit(True)
-        for col, pattern in IDENTIFIERS.items():
-            if col in funds.columns:
-                ok = ok & (pl.col(col).is_null() | pl.col(col).str.contains(pattern.pattern))
-        kept = funds.filter(ok)
-        if kept.height < funds.height:
-            batch.dropped["malformed_identifiers"] = (
-                batch.dropped.get("malformed_identifiers", 0) + funds.height - kept.height
-            )
-            tables["funds"] = kept
-            filtered = True
+    if batch.source == FUND_IDS_SOURCE:
+        gone = 0
+        for name, frame in tables.items():
+            ok = pl.lit(True)
+            for col, pattern in IDENTIFIERS.items():
+                if col in frame.columns:
+                    ok = ok & (pl.col(col).is_null() | pl.col(col).str.contains(pattern.pattern))
+            kept = frame.filter(ok)
+            if kept.height < frame.height:
+                gone = max(gone, frame.height - kept.height)
+                tables[name] = kept
+                filtered = True
+        if gone:
+            batch.dropped["malformed_identifiers"] = batch.dropped.get("malformed_identifiers", 0) + gone
     for name, frame in tables.items():
         check_frame(frame, name, file=batch.file, dates=name != "vendor_flows")
     if batch.daily.height:

@@ -480,15 +480,17 @@ def import_vendor_flows(
     units: str | None = None,
     ticker: str | None = None,
 ) -> ImportSummary:
-    """Import a vendor's date,ticker,flow CSV into `vendor_flows` (one transaction, idempotent)."""
+    """Import a vendor's daily flows (long, per-fund workbook or wide; gzip too) under the vendor name
+    `source` into `vendor_flows`, naming new funds in `funds` (one transaction, idempotent)."""
     from etfflow.sources.vendor_flows import read_vendor_flows
 
     _refuse_synthetic(store)
     batch = read_vendor_flows(path, source=source, units=units, ticker=ticker)
     frame = batch.tables["vendor_flows"]
     with store.transaction():
-        res = store.upsert("vendor_flows", frame, file=str(path))
+        written = write_batch(store, batch)
         new_file = store.record_file(file_sha256(path), str(path), batch.source, frame.height)
+    res = written.results["vendor_flows"]
     return ImportSummary(
         file=str(path),
         format=batch.source,
@@ -498,9 +500,9 @@ def import_vendor_flows(
         unchanged=res.unchanged,
         tickers=sorted(set(frame["ticker"].to_list())),
         dropped=dict(batch.dropped),
-        notes=list(batch.notes),
+        notes=list(batch.notes) + written.notes,
         already_imported=not new_file,
-        tables={"vendor_flows": _counts(res)},
+        tables={t: _counts(r) for t, r in written.results.items()},
     )
 
 

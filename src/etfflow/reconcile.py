@@ -282,8 +282,17 @@ def reconcile(
             parts.append(_finish(j, "daily_vs_nport", abs_tol, rel_tol, ("missing_daily", "missing_nport")))
     v = vendor if vendor is not None else pl.DataFrame(schema=_VENDOR_SCHEMA)
     if v.height and np_.height:
-        vn = v.filter(pl.col("ticker").is_in(np_["ticker"].unique().implode())).select(
-            "vendor", "ticker", "month_end", pl.col("flow_usd").alias("left_usd"), "complete"
+        vn = (
+            v.filter(pl.col("ticker").is_in(np_["ticker"].unique().implode()))
+            .select(
+                "vendor",
+                "ticker",
+                "month_end",
+                pl.col("flow_usd").alias("left_usd"),
+                "complete",
+                pl.col("days").alias("covered_sessions"),  # days the vendor lists in the month
+            )
+            .join(_sessions_per_month(), on="month_end", how="left")
         )
         pairs = vn.select("vendor", "ticker").unique()
         ref = pairs.join(np_, on="ticker")

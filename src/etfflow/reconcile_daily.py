@@ -2,12 +2,14 @@
 
 A vendor's daily flow and ours can differ only because the two are stamped or valued differently:
 the vendor may date a flow on the trade date or on the day the new share count is published (one
-session later), or even a session earlier, and may value the shares change at that day's NAV or the
+session later), or even a session earlier, and may value the shares change at its date's NAV or the
 previous day's. So for each fund, vendor and calendar year (of the trade date) every alignment is tried:
 
 - `offset` in (-1, 0, +1): vendor date = trade date + offset sessions;
-- `nav_basis` "t" (computed flow = dSO_t x NAV_t, as stored) or "t-1" (dSO_t x NAV_t-1, the NAV of
-  the previous session where the fund has a row for it);
+- `nav_basis` "t" (computed flow = dSO_t x NAV_t, as stored), "t-1" (dSO_t x NAV_t-1) or "t+1"
+  (dSO_t x NAV_t+1), t being the trade date; NAV_t-1 and NAV_t+1 come from the fund's rows for the
+  sessions before and after (a vendor that dates a flow one session late and values it at its own
+  date's NAV is offset +1, NAV t+1; at the previous day's NAV, offset +1, NAV t);
 
 and the one with the highest `match_share` is chosen (ties: smaller mean absolute difference, then
 the order above). A day matches when |computed - vendor| <= max(abs_tol, rel_tol x the larger of the
@@ -40,7 +42,18 @@ __all__ = [
 DEFAULT_ABS_TOL = 1_000_000.0
 DEFAULT_REL_TOL = 0.02
 #: (offset, nav_basis) in preference order for ties
-ALIGNMENTS: tuple[tuple[int, str], ...] = ((0, "t"), (1, "t"), (0, "t-1"), (1, "t-1"), (-1, "t"), (-1, "t-1"))
+ALIGNMENTS: tuple[tuple[int, str], ...] = (
+    (0, "t"),
+    (1, "t"),
+    (1, "t+1"),
+    (0, "t-1"),
+    (-1, "t"),
+    (-1, "t-1"),
+    (0, "t+1"),
+    (1, "t-1"),
+    (-1, "t+1"),
+)
+BASES = ("t", "t-1", "t+1")
 _KEYS = ["vendor", "ticker", "year"]
 YEAR_SCHEMA = pl.Schema(
     {
@@ -105,17 +118,22 @@ class DailyReconciliation:
 
 
 def _computed(flows: pl.DataFrame, exclude: int) -> tuple[pl.DataFrame, int]:
-    """Clean single-session computed flows with both NAV bases, keyed by session index."""
+    """Clean single-session computed flows under each NAV basis, keyed by session index."""
     f = flows.sort("ticker", "date")
     idx = calendar.session_index(f["date"].to_numpy().astype("datetime64[D]"))
     f = f.with_columns(pl.Series("idx", idx, dtype=pl.Int64))
     prev_ok = (pl.col("idx").shift(1).over("ticker") == pl.col("idx") - 1) & (
         pl.col("flags") & int(Flag.NO_PRICE) == 0
     ).shift(1).over("ticker")
+    next_ok = (pl.col("idx").shift(-1).over("ticker") == pl.col("idx") + 1) & (
+        pl.col("flags") & int(Flag.NO_PRICE) == 0
+    ).shift(-1).over("ticker")
     nav_prev = pl.when(prev_ok).then(pl.col("nav_used").shift(1).over("ticker"))
+    nav_next = pl.when(next_ok).then(pl.col("nav_used").shift(-1).over("ticker"))
     f = f.with_columns(
         pl.col("flow_usd").alias("c_t"),
         (pl.col("shares_change") * nav_prev).alias("c_t-1"),
+        (pl.col("shares_change") * nav_next).alias("c_t+1"),
     )
     keep = (
         pl.col("flow_usd").is_not_null()
@@ -123,7 +141,7 @@ def _computed(flows: pl.DataFrame, exclude: int) -> tuple[pl.DataFrame, int]:
         & (pl.col("gap_sessions").fill_null(0) == 0)
     )
     good = f.filter(keep)
-    return good.select("ticker", "date", "idx", "c_t", "c_t-1"), f.height - good.height
+    return good.select("ticker", "date", "idx", *[f"c_{b}" for b in BASES]), f.height - good.height
 
 
 def reconcile_daily(
@@ -161,7 +179,7 @@ def reconcile_daily(
     parts = []
     for offset in (-1, 0, 1):
         j = comp.join(v.with_columns((pl.col("vidx") - offset).alias("idx")), on=["ticker", "idx"])
-        for basis in ("t", "t-1"):
+        for basis in BASES:
             parts.append(
                 j.select(
                     "vendor",

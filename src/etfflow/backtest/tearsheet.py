@@ -49,6 +49,7 @@ class Tearsheet:
     runs: Sequence[StrategyRun]
     sweeps: Mapping[str, pl.DataFrame] = field(default_factory=dict)
     title: str | None = None
+    basis: str | None = None  # what the returns are (NAV/close total or price return; see api.return_basis)
 
     @property
     def label(self) -> str | None:
@@ -293,6 +294,8 @@ def _header(ts: Tearsheet) -> list[str]:
     if ts.label:
         out += [f"> {ts.label}", ""]
     out += [f"> {DISCLAIMER}", ""]
+    if ts.basis:
+        out += [f"**Returns**: {ts.basis}.", ""]
     return out
 
 
@@ -409,6 +412,7 @@ def render_json(ts: Tearsheet, *, series: bool = True) -> dict[str, Any]:
             "label": ts.label,
             "synthetic": ts.label is not None,
             "disclaimer": DISCLAIMER,
+            "return_basis": ts.basis,
             "runs": runs,
         }
     )
@@ -425,6 +429,7 @@ main { max-width: 1000px; margin: 0 auto; padding: 24px 28px 60px; background: #
 h1 { font-size: 26px; margin: 8px 0 4px; }
 h2 { font-size: 20px; margin: 34px 0 10px; padding-bottom: 4px; border-bottom: 2px solid #e4e4e4; }
 h3 { font-size: 16px; margin: 20px 0 6px; }
+.banner p { margin: 0; }
 .banner { background: #fff3bf; border: 1px solid #e0b400; padding: 8px 12px; font-weight: 600;
           border-radius: 4px; margin: 10px 0; }
 table { border-collapse: collapse; margin: 8px 0 12px; font-size: 13px; }
@@ -459,9 +464,10 @@ def run_charts(run: StrategyRun, sweep: pl.DataFrame | None) -> dict[str, str]:
         },
         labels,
         chart=f"equity-{tag}",
-        title=f"Growth of 1, {run.universe}: strategy vs benchmark",
+        title=f"Growth of 1 (log scale), {run.universe}: strategy vs benchmark",
         fmt=lambda v: f"{v:.2f}",
         colours=colours,
+        log=True,
     )
     dd = line_chart(
         {

@@ -88,11 +88,27 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from etfflow import __version__
+
+        console.print(f"etfflow {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _global_options(
     debug: Annotated[
         bool,
-        typer.Option("--debug", help=f"Show the traceback of unexpected errors (or {DEBUG_ENV}=1)."),
+        typer.Option(
+            "--debug", metavar="", help=f"Show the traceback of unexpected errors (or {DEBUG_ENV}=1)."
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", metavar="", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     """ETF flows from creations and redemptions: warehouse, signals, reports and backtests."""
@@ -115,7 +131,9 @@ FlowsOpt = Annotated[
         "(computed where a fund has them, vendor otherwise).",
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON instead of tables.")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", metavar="", help="Print the result as JSON instead of tables.")
+]
 
 #: Exit codes: 0 success, 1 bad input data, 2 usage, 3 not found, 4 warehouse, 5 config, 6 network.
 EXIT_CODES: list[tuple[type[errors.EtfflowError], int]] = [

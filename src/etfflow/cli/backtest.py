@@ -64,7 +64,8 @@ def _overrides(params_cls: type, given: dict[str, Any], extra: dict[str, str]) -
 
 def _grid(items: list[str] | None) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
-    for key, text in _pairs(items, "--grid").items():
+    for raw_key, text in _pairs(items, "--grid").items():
+        key = raw_key.replace("-", "_")
         values: list[Any] = []
         for raw in text.split(","):
             v = raw.strip()
@@ -115,14 +116,98 @@ def _read_prices(specs: list[str] | None) -> Any:
     return pl.concat(frames)
 
 
+def _usage(message: str, hint: str) -> typer.BadParameter:
+    return typer.BadParameter(message, param_hint=hint)
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=3, cutoff=0.5)
+    return f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+
+
+def _check_name(strategy: str, preset: str | None) -> None:
+    """Unknown strategy or preset names are usage errors (exit 2) with suggestions and the list."""
+    from etfflow.backtest import strategies as st
+
+    names = [*st.STRATEGIES, *st.PRESETS]
+    if strategy not in names:
+        raise _usage(
+            f"unknown strategy or preset {strategy!r}; {_suggest(strategy, names)}"
+            f"strategies: {', '.join(st.STRATEGIES)}; presets: {', '.join(st.PRESETS)} "
+            "(etfflow backtest --list describes them)",
+            "STRATEGY",
+        )
+    if preset is not None and preset not in st.PRESETS:
+        raise _usage(
+            f"unknown preset {preset!r}; {_suggest(preset, list(st.PRESETS))}"
+            f"presets: {', '.join(st.PRESETS)}",
+            "--preset",
+        )
+
+
+#: grid keys of percentile_rotation: the option names (window in periods of --freq) and window_years
+_PR_GRID = ("threshold", "window", "window_years", "freq", "side", "cost_bps")
+
+
+def sweep_grid(strategy: str, grid: dict[str, list[Any]], params: Any) -> dict[str, list[Any]] | None:
+    """The sweep grid in the strategy's own keys; only the given axes vary, the rest stay at `params`.
+
+    Keys are the option names (``--grid window=52,104`` with the ``--window`` option's units: periods
+    of --freq). None (the strategy's default grid) when no axis is given.
+    """
+    if not grid:
+        return None
+    if strategy != "percentile_rotation":
+        fields = [f.name for f in dataclasses.fields(type(params))]
+        for k in grid:
+            if k not in fields:
+                raise _usage(
+                    f"{strategy} has no parameter {k!r} to sweep; {_suggest(k, fields)}"
+                    f"grid keys: {', '.join(fields)}",
+                    "--grid",
+                )
+        return grid
+    from etfflow.backtest.strategies import PER_YEAR
+
+    for k in grid:
+        if k not in _PR_GRID:
+            raise _usage(
+                f"percentile_rotation has no grid key {k!r}; {_suggest(k, list(_PR_GRID))}"
+                f"grid keys: {', '.join(_PR_GRID)}",
+                "--grid",
+            )
+    if "window" in grid and "window_years" in grid:
+        raise _usage("give --grid window (periods of --freq) or window_years, not both", "--grid")
+    freqs = [str(f) for f in grid.get("freq", [params.freq])]
+    out: dict[str, list[Any]] = {
+        "threshold": [float(x) for x in grid.get("threshold", [params.threshold])],
+        "freq": freqs,
+        "side": [str(x) for x in grid.get("side", [params.side])],
+        "cost_bps": [float(x) for x in grid.get("cost_bps", [params.cost_bps])],
+    }
+    if "window_years" in grid:
+        out["window_years"] = [float(x) for x in grid["window_years"]]
+    else:
+        if "window" in grid and len(set(freqs)) > 1:
+            raise _usage(
+                "--grid window counts periods of one frequency; with several freqs use window_years", "--grid"
+            )
+        windows = grid.get("window", [params.window])
+        per = PER_YEAR[freqs[0]] if "window" in grid else PER_YEAR[params.freq]
+        out["window_years"] = [float(w) / per for w in windows]
+    return out
+
+
 @app.command()
 def backtest(
     strategy: Annotated[
-        str,
+        str | None,
         typer.Argument(
             help="percentile_rotation, unexpected_flow, flow_momentum, price_momentum (or a preset name)."
         ),
-    ],
+    ] = None,
     preset: Annotated[str | None, typer.Option(help="Named parameter set (see --list).")] = None,
     window: Annotated[
         int | None, typer.Option(help="Signal window (periods of --freq, or sessions).")
@@ -154,9 +239,17 @@ def backtest(
         str | None, typer.Option(help="Comma-separated funds (implies --universe funds).")
     ] = None,
     per_asset: Annotated[
-        bool, typer.Option("--per-asset", help="Time series: one backtest per asset against its own price.")
+        bool,
+        typer.Option(
+            "--per-asset", metavar="", help="Time series: one backtest per asset against its own price."
+        ),
     ] = False,
-    basis: Annotated[str | None, typer.Option(help="Returns from nav, close or prices (--prices).")] = None,
+    basis: Annotated[
+        str | None,
+        typer.Option(
+            help="Returns: nav or close (total return where distributions are known) or prices (--prices)."
+        ),
+    ] = None,
     prices: Annotated[
         list[str] | None,
         typer.Option(help="Price CSV (date, open, close, adjusted_close): PATH or TICKER=PATH (repeatable)."),
@@ -165,10 +258,15 @@ def backtest(
         str | None, typer.Option(help="First date (YYYY-MM-DD); with --demo the market's.")
     ] = None,
     end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD); with --demo the market's.")] = None,
-    sweep: Annotated[bool, typer.Option("--sweep", help="Also run the parameter grid (see --grid).")] = False,
+    sweep: Annotated[
+        bool, typer.Option("--sweep", metavar="", help="Also run the parameter grid (see --grid).")
+    ] = False,
     grid: Annotated[
         list[str] | None,
-        typer.Option(help="Sweep axis as KEY=V1,V2,... (repeatable); default grid otherwise."),
+        typer.Option(
+            help="Sweep axis as OPTION=V1,V2,... in that option's units, e.g. window=52,104 (repeatable); "
+            "only the given axes vary; without --grid the default grid."
+        ),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="md, html (self-contained) or json.")] = "md",
     out: Annotated[
@@ -181,7 +279,7 @@ def backtest(
     seed: Annotated[int, typer.Option(help="Demo market seed.")] = 7,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the Sharpe CI.", min=1)] = 2000,
     list_presets: Annotated[
-        bool, typer.Option("--list", help="List strategies and presets, then exit.")
+        bool, typer.Option("--list", metavar="", help="List strategies and presets, then exit.")
     ] = False,
     flow_source: FlowsOpt = "best",
     db: DbOpt = None,
@@ -193,16 +291,24 @@ def backtest(
     if list_presets:
         _print_presets(as_json)
         return
+    if strategy is None:
+        raise _usage(
+            f"name a strategy or preset (etfflow backtest --list); presets: {', '.join(st.PRESETS)}",
+            "STRATEGY",
+        )
     if as_json:
         fmt = "json"
     if fmt not in FORMATS:
         raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
+    _check_name(strategy, preset)
+    sweep = sweep or bool(grid)  # a grid is a sweep
     with handled():
+        grid_axes = _grid(grid) if grid else {}
+        from etfflow.api import build_panel
+
         name = strategy
         if strategy in st.PRESETS and preset is None:
             strategy, preset = st.PRESETS[strategy][0], name
-        if strategy not in st.STRATEGIES:
-            raise ConfigError(f"unknown strategy {strategy!r}; choose from {', '.join(st.STRATEGIES)}")
         spec = st.STRATEGIES[strategy]
         given = {
             "window": window,
@@ -218,14 +324,35 @@ def backtest(
         overrides = _overrides(spec.params, given, _pairs(param, "--param"))
         _, params = st.resolve(strategy, preset, **overrides)
         preset_name = preset or st.DEFAULT_PRESET[strategy]
+        axes = sweep_grid(strategy, grid_axes, params)
         tick = [t.strip().upper() for t in tickers.split(",") if t.strip()] if tickers else None
         uni = universe or ("funds" if tick else spec.universe)
         if uni not in ("sectors", "funds"):
             raise ConfigError(f"--universe must be sectors or funds, not {uni!r}")
-        panel = _panel(demo, seed, db, tick, basis, prices, start, end, uni, flow_source)
+        source = None
+        if demo is None:
+            from etfflow.cli.core import open_warehouse
+
+            source = open_warehouse(db).path
+        common: dict[str, Any] = {
+            "demo": demo,
+            "seed": seed,
+            "db": source,
+            "tickers": tick,
+            "basis": basis,
+            "prices": _read_prices(prices),
+            "start": start,
+            "end": end,
+            "universe": uni,
+            "flow_source": flow_source,
+        }
+        panel, basis_text = build_panel(**common)
         panels = (
             [(a, panel.select([a])) for a in panel.assets] if per_asset else [(_uni_name(uni, panel), panel)]
         )
+        if per_asset and source is not None and uni == "funds":
+            # one panel per fund, so that each tearsheet's notes count only its own fund
+            panels = [(a, build_panel(**{**common, "tickers": [a]})[0]) for a in panel.assets]
         runs = []
         sweeps = {}
         for label, pn in panels:
@@ -241,56 +368,14 @@ def backtest(
             )
             runs.append(run)
             if sweep:
-                sweeps[label] = st.sweep_strategy(
-                    pn, strategy, _grid(grid) or None, preset=preset_name, **overrides
-                )
-        _write(runs, sweeps, fmt, out, preset_name)
+                sweeps[label] = st.sweep_strategy(pn, strategy, axes, preset=preset_name, **overrides)
+        _write(runs, sweeps, fmt, out, preset_name, basis_text)
 
 
 def _uni_name(uni: str, panel: Any) -> str:
     if uni == "sectors":
         return "sectors"
     return "+".join(panel.assets) if len(panel.assets) <= 3 else f"{len(panel.assets)} funds"
-
-
-def _panel(
-    demo: str | None,
-    seed: int,
-    db: Path | None,
-    tickers: list[str] | None,
-    basis: str | None,
-    prices: list[str] | None,
-    start: str | None,
-    end: str | None,
-    universe: str,
-    flow_source: str = "best",
-) -> Any:
-    from etfflow.backtest import data
-
-    price_rows = _read_prices(prices)
-    if demo is not None:
-        from etfflow.sources.demo import build_demo
-
-        market = build_demo(demo, seed, start=start, end=end)
-        panel = data.panel_from_demo(market, basis=basis)  # type: ignore[arg-type]
-        funds = market.funds
-    else:
-        from etfflow.pipeline import funds_table
-        from etfflow.store import Store
-
-        with Store(db, read_only=True) as store:
-            panel = data.panel_from_store(
-                store,
-                basis=basis,  # type: ignore[arg-type]
-                prices=price_rows,
-                flow_source=flow_source,
-            )
-            funds = funds_table(store)
-    if universe == "sectors":
-        return data.sector_panel(panel, funds)
-    if tickers:
-        return panel.select(tickers)
-    return panel
 
 
 def _print_presets(as_json: bool) -> None:
@@ -303,16 +388,18 @@ def _print_presets(as_json: bool) -> None:
         emit_json({"strategies": {k: v.summary for k, v in st.STRATEGIES.items()}, "presets": rows})
         return
     for k, v in st.STRATEGIES.items():
-        console.print(f"{k}: {v.summary}", highlight=False)
+        console.print(f"[bold]{k}[/]: {v.summary}", highlight=False)
     for r in rows:
         short = ", ".join(f"{a}={b}" for a, b in r["params"].items() if a not in ("regressors",))
         console.print(f"  {r['preset']} ({r['strategy']}): {short}", highlight=False)
 
 
-def _write(runs: list[Any], sweeps: dict[str, Any], fmt: str, out: Path | None, name: str) -> None:
+def _write(
+    runs: list[Any], sweeps: dict[str, Any], fmt: str, out: Path | None, name: str, basis: str | None = None
+) -> None:
     from etfflow.backtest.tearsheet import Tearsheet, render_html, render_json, render_markdown
 
-    ts = Tearsheet(runs, sweeps)
+    ts = Tearsheet(runs, sweeps, basis=basis)
     if fmt == "json":
         payload = render_json(ts, series=out is not None)
         if out is None:
@@ -325,7 +412,12 @@ def _write(runs: list[Any], sweeps: dict[str, Any], fmt: str, out: Path | None, 
     else:
         text = render_markdown(ts)
         if out is None:
-            sys.stdout.write(text)
+            if console.is_terminal:
+                from rich.markdown import Markdown
+
+                console.print(Markdown(text))
+            else:
+                sys.stdout.write(text)
             return
     try:
         atomic_write_text(out, text)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from etfflow.cli.app import DbOpt, FlowsOpt, JsonOpt, app, console, emit_json, handled
+from etfflow.cli.app import DbOpt, FlowsOpt, JsonOpt, app, console, emit_json, err_console, handled
 from etfflow.errors import StoreError
 from etfflow.safety import atomic_write_text, dumps_json
 from etfflow.store import Store
@@ -30,6 +30,17 @@ def report(
         ),
     ] = None,
     window: Annotated[int, typer.Option(help="Sessions the flow window covers.", min=1)] = 5,
+    start: Annotated[
+        dt.datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="First trade date of the flow window (replaces --window)."),
+    ] = None,
+    end: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="Last trade date of the flow window (default --as-of: the day its last flow was known).",
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="md, html (self-contained) or json.")] = "md",
     out: Annotated[
         Path | None,
@@ -45,6 +56,10 @@ def report(
     """Write the dated ETF flow report (broad market, sectors, styles, bonds, themes, signals)."""
     if fmt not in FORMATS:
         raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
+    if start and end and start > end:
+        raise typer.BadParameter(f"--start {start.date()} is after --end {end.date()}", param_hint="--start")
+    from etfflow.api import report_span, stale_warning
+    from etfflow.cli.core import open_warehouse
     from etfflow.report.build import ReportOptions, report_from_store
     from etfflow.report.html import render_html
     from etfflow.report.markdown import render_markdown
@@ -53,14 +68,18 @@ def report(
     if rules not in PRESETS:
         raise typer.BadParameter(f"use one of {', '.join(PRESETS)}", param_hint="--rules")
     with handled():
-        with Store(db, read_only=True) as store:
-            rep = report_from_store(
+        with Store(open_warehouse(db).path, read_only=True) as store:
+            a, w = report_span(
                 store,
-                as_of=as_of.date() if as_of else None,
-                window=window,
-                flow_source=flow_source,
-                options=ReportOptions(rules=PRESETS[rules]),
+                as_of.date() if as_of else None,
+                window,
+                start.date() if start else None,
+                end.date() if end else None,
             )
+            rep = report_from_store(
+                store, as_of=a, window=w, flow_source=flow_source, options=ReportOptions(rules=PRESETS[rules])
+            )
+            stale = stale_warning(store, as_of.date() if as_of else None)
         data = rep.as_dict()
         if fmt == "md":
             text = render_markdown(rep)
@@ -73,8 +92,10 @@ def report(
             atomic_write_text(path, text)
         except OSError as exc:
             raise StoreError(f"cannot write the report to {path}: {exc}") from exc
+    if stale:
+        err_console.print(f"warning: {stale}", style="yellow", highlight=False, soft_wrap=True)
     if as_json:
-        emit_json({"out": str(path), "format": fmt, **data})
+        emit_json({"out": str(path), "format": fmt, "warnings": [stale] if stale else [], **data})
         return
     if rep.label:
         console.print(rep.label, style="bold yellow", highlight=False)

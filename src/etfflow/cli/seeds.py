@@ -54,19 +54,6 @@ def _prices(store: Store, tickers: list[str] | None, start: dt.date | None = Non
     return merge_sources(d)
 
 
-def market_columns(store: Store, flows: pl.DataFrame) -> pl.DataFrame:
-    """`flow_detail` of stored flows, reading the prices and creation units they need from `store`."""
-    from etfflow.flows.daily import merge_sources
-    from etfflow.signals.tracker import flow_detail
-
-    tickers = sorted(set(flows["ticker"].to_list()))
-    start, end = flows["date"].min(), flows["date"].max()
-    first = start - dt.timedelta(days=60) if isinstance(start, dt.date) else None
-    raw = store.read("daily", tickers=tickers, start=first, end=end if isinstance(end, dt.date) else None)
-    prices = merge_sources(raw) if raw.height else pl.DataFrame(schema={"date": pl.Date, "ticker": pl.String})
-    return flow_detail(flows, prices, pipeline.funds_table(store).filter(pl.col("ticker").is_in(tickers)))
-
-
 def _recent_flows(store: Store, tickers: list[str] | None, day: dt.date | None) -> pl.DataFrame:
     """The last 120 calendar days of flows of each fund (up to `day` when given, else its own latest)."""
     if day is not None:

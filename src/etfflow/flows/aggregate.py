@@ -92,8 +92,15 @@ def by_group(
             pl.col("aum_start_usd").sum().alias("aum_start_usd"),
             pl.col("ticker").n_unique().cast(pl.Int32).alias("funds"),
             pl.col("available_on").max().alias("available_on"),
+            # % of AUM over the members whose AUM is known (vendor flows may come without one)
+            pl.col("flow_usd").filter(pl.col("aum_start_usd").is_not_null()).sum().alias("_flow_with_aum"),
         )
-        .with_columns((pl.col("flow_usd") / pl.col("aum_start_usd")).alias("flow_pct_aum"))
+        .with_columns(
+            pl.when(pl.col("aum_start_usd") > 0)
+            .then(pl.col("_flow_with_aum") / pl.col("aum_start_usd"))
+            .alias("flow_pct_aum")
+        )
+        .drop("_flow_with_aum")
         .rename({"key": by})
         .sort(by, "currency", "date")
     )

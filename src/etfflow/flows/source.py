@@ -113,7 +113,12 @@ def vendor_as_flows(vendor: pl.DataFrame, aum: pl.DataFrame | None = None) -> pl
             .sort("ticker", "_prev")
         )
         v = v.sort("ticker", "_prev").join_asof(
-            a, on="_prev", by="ticker", strategy="backward", tolerance=dt.timedelta(days=AUM_STALE_DAYS)
+            a,
+            on="_prev",
+            by="ticker",
+            strategy="backward",
+            tolerance=dt.timedelta(days=AUM_STALE_DAYS),
+            check_sortedness=False,  # both sides are sorted by ticker, then date
         )
     else:
         v = v.with_columns(pl.lit(None, dtype=pl.Float64).alias("aum_prev_usd"))

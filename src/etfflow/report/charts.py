@@ -11,7 +11,17 @@ from collections.abc import Callable, Mapping, Sequence
 
 from etfflow.report.markup import esc as _e
 
-__all__ = ["PALETTE", "bar_chart", "column_chart", "heatmap", "line_chart", "nice_ticks"]
+__all__ = [
+    "PALETTE",
+    "bar_chart",
+    "column_chart",
+    "heatmap",
+    "line_chart",
+    "log_ticks",
+    "nice_ticks",
+    "small_multiples",
+    "time_ticks",
+]
 
 #: colour-blind-safe categorical palette (Okabe-Ito, then Tableau) for up to 12 series
 PALETTE: tuple[str, ...] = (
@@ -53,6 +63,71 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     if ticks[-1] < hi:
         ticks.append(round(v, 12))
     return ticks
+
+
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """Ticks for a log axis over [lo, hi] (lo > 0): 1-2-5 steps, thinned to at most about 7."""
+    if not (lo > 0 and math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return [lo] if lo > 0 else [1.0]
+    out: list[float] = []
+    for steps in ((1, 2, 5), (1, 1.5, 2, 3, 5, 7), (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8)):
+        out = [
+            m * 10.0**e
+            for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+            for m in steps
+            if lo <= m * 10.0**e <= hi
+        ]
+        if len(out) >= 3:
+            break
+    while len(out) > 7:
+        out = out[::2]
+    return out or [lo, hi]
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _iso(label: str) -> tuple[int, int] | None:
+    if (
+        len(label) >= 10
+        and label[4] == "-"
+        and label[7] == "-"
+        and label[:4].isdigit()
+        and label[5:7].isdigit()
+    ):
+        return int(label[:4]), int(label[5:7])
+    return None
+
+
+def time_ticks(labels: Sequence[str], max_ticks: int) -> list[tuple[int, str]]:
+    """Positions and texts of x-axis ticks; ISO-dated labels get years (or months with their year).
+
+    Spans of two years or more are ticked at the first point of each year ("2015"), thinned to
+    `max_ticks`; shorter spans at the first point of each month ("Jun 2025", then "Jul" ...). Labels
+    that are not dates are shown as they are, evenly thinned.
+    """
+    n = len(labels)
+    keys = [_iso(x) for x in labels]
+    if n == 0:
+        return []
+    if any(k is None for k in keys):
+        step = max(1, math.ceil(n / max(2, max_ticks)))
+        return [(i, labels[i]) for i in range(0, n, step)]
+    ym = [k for k in keys if k is not None]
+    years = ym[-1][0] - ym[0][0]
+    if years >= 2:
+        firsts = [i for i in range(n) if i == 0 or ym[i][0] != ym[i - 1][0]]
+        if firsts[0] == 0 and len(firsts) > 1 and ym[0][1] > 6:
+            firsts = firsts[1:]  # a late-year start: the first full year is ticked instead
+        step = max(1, math.ceil(len(firsts) / max(2, max_ticks)))
+        return [(i, str(ym[i][0])) for i in firsts[::step]]
+    firsts = [i for i in range(n) if i == 0 or ym[i][1] != ym[i - 1][1]]
+    step = max(1, math.ceil(len(firsts) / max(2, max_ticks)))
+    out = []
+    for j, i in enumerate(firsts[::step]):
+        y, m = ym[i]
+        out.append((i, f"{_MONTHS[m - 1]} {y}" if j == 0 or m == 1 else _MONTHS[m - 1]))
+    return out
 
 
 def _svg_open(chart: str, title: str, width: int, height: int) -> list[str]:
@@ -168,44 +243,64 @@ def line_chart(
     y_range: tuple[float, float] | None = None,
     colours: dict[str, str] | None = None,
     note: str = "no data",
+    log: bool = False,
 ) -> str:
-    """Lines over shared x labels with direct end labels; `bands` draws dashed reference lines."""
+    """Lines over shared x labels with direct end labels; `bands` draws dashed reference lines.
+
+    ISO-date x labels are ticked by year (or month, see `time_ticks`). With `log` the y axis is
+    logarithmic (growth of 1: equal distances are equal percentage moves; values <= 0 are skipped).
+    Every label (series ends, band names) sits in the right margin, never over a line.
+    """
+    if log:
+        series = {k: [v if v is not None and v > 0 else None for v in s] for k, s in series.items()}
     vals = [v for s in series.values() for v in s if v is not None and math.isfinite(v)]
     if not vals or len(x_labels) == 0:
         return _empty(chart, title, width, note)
     left, right, top, bottom = 70, 170, 30, 40
     pw, ph = width - left - right, height - top - bottom
-    lo, hi = y_range if y_range else (min(*vals, 0.0), max(*vals, 0.0))
-    ticks = nice_ticks(lo, hi, 5)
-    if not y_range:
-        lo, hi = min(ticks[0], lo), max(ticks[-1], hi)
-    if hi == lo:
-        hi = lo + 1.0
+    if log:
+        lo, hi = min(vals), max(vals)
+        if hi <= lo:
+            lo, hi = lo / 1.1, hi * 1.1
+        ticks = log_ticks(lo, hi)
+    else:
+        lo, hi = y_range if y_range else (min(*vals, 0.0), max(*vals, 0.0))
+        ticks = nice_ticks(lo, hi, 5)
+        if not y_range:
+            lo, hi = min(ticks[0], lo), max(ticks[-1], hi)
+        if hi == lo:
+            hi = lo + 1.0
     n = len(x_labels)
+    tr: Callable[[float], float] = math.log if log else float
+    t_lo, t_hi = tr(lo), tr(hi)
 
     def x(i: int) -> float:
         return left + (i / max(n - 1, 1)) * pw
 
     def y(v: float) -> float:
-        return top + (hi - v) / (hi - lo) * ph
+        return top + (t_hi - tr(v)) / (t_hi - t_lo) * ph
 
     out = _svg_open(chart, title, width, height)
     out += _y_grid(ticks, lo, hi, y, left, pw, fmt)
-    if lo < 0 < hi:
+    if not log and lo < 0 < hi:
         out.append(f'<line x1="{left}" y1="{y(0):.1f}" x2="{left + pw}" y2="{y(0):.1f}" stroke="#999"/>')
+    if log and lo <= 1.0 <= hi:
+        out.append(f'<line x1="{left}" y1="{y(1.0):.1f}" x2="{left + pw}" y2="{y(1.0):.1f}" stroke="#999"/>')
+    margin: list[tuple[float, str, str, str]] = []  # (y, text, colour, style) placed right of the plot
     for bv, lbl in bands:
         out.append(
             f'<line x1="{left}" y1="{y(bv):.1f}" x2="{left + pw}" y2="{y(bv):.1f}" stroke="#888" '
             f'stroke-dasharray="5 4"/>'
         )
-        out.append(f'<text x="{left + 4}" y="{y(bv) - 4:.1f}" font-size="10" fill="#666">{_e(lbl)}</text>')
-    step = max(1, math.ceil(n / max(2, pw // 75)))
-    for i in range(0, n, step):
+        margin.append((y(bv), f"{lbl} ({fmt(bv)})", "#666", ' font-style="italic"'))
+    for i, text in time_ticks(x_labels, max(2, pw // 75)):
+        out.append(
+            f'<line x1="{x(i):.1f}" y1="{top + ph}" x2="{x(i):.1f}" y2="{top + ph + 4}" stroke="#999"/>'
+        )
         out.append(
             f'<text x="{x(i):.1f}" y="{height - 18}" font-size="10" fill="#777" text-anchor="middle">'
-            f"{_e(x_labels[i])}</text>"
+            f"{_e(text)}</text>"
         )
-    ends: list[tuple[float, str, str]] = []
     for k, (name, s) in enumerate(series.items()):
         colour = (colours or {}).get(name, PALETTE[k % len(PALETTE)])
         parts, pen = [], "M"
@@ -222,15 +317,103 @@ def line_chart(
             f'<path d="{" ".join(parts)}" fill="none" stroke="{colour}" stroke-width="2">'
             f"<title>{_e(name)}: {_e(fmt(last))} at the end</title></path>"
         )
-        ends.append((y(last), name, colour))
-    ends.sort()
+        margin.append((y(last), name, colour, ""))
+    margin.sort()
     placed: list[float] = []
-    for yy, name, colour in ends:
+    for yy, text, colour, style in margin:
         ly = max(yy, placed[-1] + 12) if placed else yy
         placed.append(ly)
         out.append(
-            f'<text x="{left + pw + 6}" y="{ly + 4:.1f}" font-size="11" fill="{colour}">{_e(name)}</text>'
+            f'<text x="{left + pw + 6}" y="{ly + 4:.1f}" font-size="11" fill="{colour}"{style}>'
+            f"{_e(text)}</text>"
         )
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def small_multiples(
+    series: Mapping[str, Sequence[float | None]],
+    x_labels: Sequence[str],
+    *,
+    chart: str,
+    title: str,
+    fmt: Fmt,
+    columns: int = 4,
+    width: int = 900,
+    panel_h: int = 110,
+    colours: Mapping[str, str] | None = None,
+    note: str = "no data",
+) -> str:
+    """One small panel per series on a shared y scale (easier to read than 11 crossing lines).
+
+    Each panel names its series and its last value above the plot; the zero line is drawn; the first
+    and last x label are written under the bottom row.
+    """
+    vals = [v for s in series.values() for v in s if v is not None and math.isfinite(v)]
+    if not vals or len(x_labels) == 0 or not series:
+        return _empty(chart, title, width, note)
+    lo, hi = min(*vals, 0.0), max(*vals, 0.0)
+    ticks = nice_ticks(lo, hi, 3)
+    lo, hi = min(ticks[0], lo), max(ticks[-1], hi)
+    if hi == lo:
+        hi = lo + 1.0
+    rows = math.ceil(len(series) / columns)
+    top, gap_x, gap_y, head, axis_w = 30, 14, 10, 16, 54
+    cell_w = (width - axis_w - gap_x * (columns - 1)) / columns
+    height = top + rows * (panel_h + gap_y) + 18
+    n = len(x_labels)
+    out = _svg_open(chart, title, width, height)
+    for k, (name, s) in enumerate(series.items()):
+        r_i, c_i = divmod(k, columns)
+        x0 = axis_w + c_i * (cell_w + gap_x)
+        y0 = top + r_i * (panel_h + gap_y) + head
+        ph = panel_h - head
+
+        def x(i: int, x0: float = x0) -> float:
+            return x0 + (i / max(n - 1, 1)) * cell_w
+
+        def y(v: float, y0: float = y0, ph: float = ph) -> float:
+            return y0 + (hi - v) / (hi - lo) * ph
+
+        colour = (colours or {}).get(name, PALETTE[k % len(PALETTE)])
+        out.append(f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{cell_w:.1f}" height="{ph}" fill="#fafafa"/>')
+        if c_i == 0:
+            for t in ticks:
+                if lo - 1e-12 <= t <= hi + 1e-12:
+                    out.append(
+                        f'<text x="{x0 - 4:.1f}" y="{y(t) + 3:.1f}" font-size="9" fill="#777" '
+                        f'text-anchor="end">{_e(fmt(t))}</text>'
+                    )
+        if lo < 0 < hi:
+            out.append(
+                f'<line x1="{x0:.1f}" y1="{y(0):.1f}" x2="{x0 + cell_w:.1f}" y2="{y(0):.1f}" stroke="#bbb"/>'
+            )
+        parts, pen = [], "M"
+        for i, v in enumerate(s):
+            if v is None or not math.isfinite(v):
+                pen = "M"
+                continue
+            parts.append(f"{pen}{x(i):.1f},{y(v):.1f}")
+            pen = "L"
+        known = [float(v) for v in s if v is not None and math.isfinite(v)]
+        last = fmt(known[-1]) if known else "no data"
+        out.append(
+            f'<text x="{x0:.1f}" y="{y0 - 4:.1f}" font-size="11" fill="#333">{_e(name)}</text>'
+            f'<text x="{x0 + cell_w:.1f}" y="{y0 - 4:.1f}" font-size="11" fill="{colour}" '
+            f'text-anchor="end">{_e(last)}</text>'
+        )
+        if parts:
+            out.append(
+                f'<path d="{" ".join(parts)}" fill="none" stroke="{colour}" stroke-width="1.8">'
+                f"<title>{_e(name)}: {_e(last)} at the end</title></path>"
+            )
+        if r_i == rows - 1 or k + columns >= len(series):
+            yb = y0 + ph + 12
+            out.append(
+                f'<text x="{x0:.1f}" y="{yb:.1f}" font-size="9" fill="#777">{_e(x_labels[0])}</text>'
+                f'<text x="{x0 + cell_w:.1f}" y="{yb:.1f}" font-size="9" fill="#777" text-anchor="end">'
+                f"{_e(x_labels[-1])}</text>"
+            )
     out.append("</svg>")
     return "\n".join(out)
 

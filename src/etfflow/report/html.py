@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from etfflow.report.build import FlowReport
-from etfflow.report.charts import PALETTE, bar_chart, heatmap, line_chart
+from etfflow.report.charts import PALETTE, bar_chart, heatmap, line_chart, small_multiples
 from etfflow.report.markdown import LEG_NAMES, header_lines, section_blocks
 from etfflow.report.markup import esc, markdown_to_html, page_start, slug
 from etfflow.signals.common import fmt_pct, fmt_usd
@@ -25,6 +25,7 @@ main { max-width: 1000px; margin: 0 auto; padding: 24px 28px 60px; background: #
 h1 { font-size: 26px; margin: 8px 0 4px; }
 h2 { font-size: 20px; margin: 36px 0 10px; padding-bottom: 4px; border-bottom: 2px solid #e4e4e4; }
 h3 { font-size: 16px; margin: 20px 0 6px; }
+.banner p { margin: 0; }
 .banner { background: #fff3bf; border: 1px solid #e0b400; padding: 8px 12px; font-weight: 600;
           border-radius: 4px; margin: 10px 0; }
 .meta { color: #555; font-size: 14px; }
@@ -75,7 +76,7 @@ def charts_for(r: FlowReport) -> dict[str, list[str]]:
     ]
     if weeks.height:
         dates = weeks["date"].unique().sort().to_list()
-        labels = [d.strftime("%d %b") for d in dates]
+        labels = [d.isoformat() for d in dates]
         sectors = sorted(set(weeks["sector"].to_list()))
         colours = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(sectors)}
         wide = weeks.pivot(on="sector", index="date", values="flow_usd").sort("date")
@@ -85,7 +86,7 @@ def charts_for(r: FlowReport) -> dict[str, list[str]]:
         }
         cumulative = dict(sorted(cumulative.items(), key=lambda kv: -(_last(kv[1]) or 0.0)))
         sector_charts.append(
-            line_chart(
+            small_multiples(
                 cumulative,
                 labels,
                 chart="sector-cumulative",
@@ -110,7 +111,7 @@ def charts_for(r: FlowReport) -> dict[str, list[str]]:
             )
         )
         bh = r.breadth_weeks
-        bl = [d.strftime("%d %b") for d in bh["date"].to_list()]
+        bl = [d.isoformat() for d in bh["date"].to_list()]
         sector_charts.append(
             '<div class="grid2">'
             + line_chart(

@@ -1,15 +1,16 @@
-"""The small Markdown subset the report and the backtest tearsheets write, and its HTML conversion.
+"""Markdown helpers the report and the backtest tearsheets share, and the Markdown-to-HTML conversion.
 
-Markdown is written with `md_table` and plain lines (headings, `- ` lists, `> ` quotes, paragraphs,
-`**bold**` and `` `code` ``); `markdown_to_html` turns exactly that subset into HTML, so the Markdown
-and HTML documents always say the same. Standard library only.
+Markdown is written with `md_table` and plain lines; `markdown_to_html` converts it with markdown-it-py
+(CommonMark and tables; it comes with Rich), so the Markdown and HTML documents always say the same.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from html import escape
+from typing import Any
 
 __all__ = ["esc", "markdown_to_html", "md_table", "name_list", "page_start", "slug"]
 
@@ -39,62 +40,33 @@ def name_list(items: Sequence[str], limit: int = 12) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def _inline(text: str) -> str:
-    t = escape(text, quote=False)
-    t = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", t)
-    return re.sub(r"`(.+?)`", r"<code>\1</code>", t)
+@lru_cache(maxsize=1)
+def _parser() -> Any:
+    from markdown_it import MarkdownIt
 
-
-def _cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
+    # CommonMark with tables; raw HTML in the text is escaped, never passed through
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
 def markdown_to_html(lines: Sequence[str]) -> str:
-    """HTML for the Markdown subset above: headings, tables, lists, quotes (as banners), paragraphs."""
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if not line.strip():
-            i += 1
-            continue
-        if line.startswith("|"):
-            block = []
-            while i < len(lines) and lines[i].startswith("|"):
-                block.append(lines[i])
-                i += 1
-            head, sep, body = _cells(block[0]), _cells(block[1]), [_cells(b) for b in block[2:]]
-            cls = [' class="r"' if s.endswith(":") else "" for s in sep]
-            out.append(
-                "<table><thead><tr>"
-                + "".join(f"<th{c}>{_inline(h)}</th>" for h, c in zip(head, cls, strict=True))
-            )
-            out.append("</tr></thead><tbody>")
-            for row in body:
-                out.append(
-                    "<tr>"
-                    + "".join(f"<td{c}>{_inline(v)}</td>" for v, c in zip(row, cls, strict=True))
-                    + "</tr>"
-                )
-            out.append("</tbody></table>")
-            continue
-        if line.startswith("- "):
-            out.append("<ul>")
-            while i < len(lines) and lines[i].startswith("- "):
-                out.append(f"<li>{_inline(lines[i][2:])}</li>")
-                i += 1
-            out.append("</ul>")
-            continue
-        m = re.match(r"(#{1,4}) (.*)", line)
-        if m:
-            level = len(m.group(1))
-            out.append(f"<h{level}>{_inline(m.group(2))}</h{level}>")
-        elif line.startswith("> "):
-            out.append(f'<p class="banner">{_inline(line[2:])}</p>')
-        else:
-            out.append(f"<p>{_inline(line)}</p>")
-        i += 1
-    return "\n".join(out)
+    """HTML for Markdown lines (markdown-it-py, CommonMark + tables), in the report's house style.
+
+    Quotes become banners (`<div class="banner">`), right-aligned table cells get `class="r"`
+    (the stylesheet sets tabular figures there) instead of an inline style.
+    """
+    md = _parser()
+    tokens = md.parse("\n".join(lines))
+    for tok in tokens:
+        if tok.type in ("th_open", "td_open") and tok.attrGet("style") == "text-align:right":
+            tok.attrs.pop("style", None)
+            tok.attrSet("class", "r")
+        elif tok.type == "blockquote_open":
+            tok.tag = "div"
+            tok.attrSet("class", "banner")
+        elif tok.type == "blockquote_close":
+            tok.tag = "div"
+    html: str = md.renderer.render(tokens, md.options, {})
+    return html.strip()
 
 
 def page_start(title: str, css: str) -> list[str]:

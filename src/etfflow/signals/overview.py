@@ -127,7 +127,8 @@ def report_window(
 class GroupFlows:
     """Net flows of a set of taxonomy groups over one window, with what has no data."""
 
-    table: pl.DataFrame  # group, flow_usd, aum_start_usd, flow_pct_aum, funds, known, tickers, currency
+    #: group, flow_usd, aum_start_usd, flow_pct_aum, funds, known, tickers, currency, flow_with_aum_usd
+    table: pl.DataFrame
     missing_groups: list[str]  # expected groups without any fund with data
     missing_funds: list[str]  # known funds of those groups without data in the window
 
@@ -139,7 +140,9 @@ class GroupFlows:
     def total(self, groups: tuple[str, ...] | list[str]) -> tuple[float | None, float | None, list[str]]:
         """Summed flow and start AUM of `groups` (None when none has data), and the funds that had data.
 
-        Groups of two currencies are never summed (DataQualityError).
+        Groups of two currencies are never summed (DataQualityError). The AUM is None when a fund
+        without a known AUM had a flow (vendor flows may come without one): a % of AUM over part of
+        the flow would be invented.
         """
         sub = self.table.filter(pl.col("group").is_in(list(groups)))
         if sub.height == 0:
@@ -147,7 +150,16 @@ class GroupFlows:
         _one_currency(sub, "sum group flows")
         aum = sub["aum_start_usd"].drop_nulls()
         tickers = sorted(t for ts in sub["tickers"].to_list() for t in ts)
-        return float(sub["flow_usd"].sum()), (float(aum.sum()) if aum.len() else None), tickers
+        usd = float(sub["flow_usd"].sum())
+        with_aum = float(sub["flow_with_aum_usd"].sum()) if "flow_with_aum_usd" in sub.columns else usd
+        partial = abs(with_aum - usd) > 1e-9 * max(1.0, abs(usd))
+        return usd, (float(aum.sum()) if aum.len() and not partial else None), tickers
+
+
+#: % of AUM of a group counts only the funds whose AUM is known (vendor flows may come without one)
+_FLOW_WITH_AUM = (
+    pl.col("flow_usd").filter(pl.col("aum_start_usd").is_not_null()).sum().alias("flow_with_aum_usd")
+)
 
 
 def group_totals(
@@ -190,16 +202,27 @@ def group_totals(
             pl.len().cast(pl.Int32).alias("funds"),
             pl.col("ticker").sort().alias("tickers"),
             pl.col("currency").first(),
+            _FLOW_WITH_AUM,
         )
         .join(known, on=by, how="left")
         .with_columns(
             pl.when(pl.col("aum_start_usd") > 0)
-            .then(pl.col("flow_usd") / pl.col("aum_start_usd"))
+            .then(pl.col("flow_with_aum_usd") / pl.col("aum_start_usd"))
             .otherwise(None)
             .alias("flow_pct_aum")
         )
         .rename({by: "group"})
-        .select("group", "flow_usd", "aum_start_usd", "flow_pct_aum", "funds", "known", "tickers", "currency")
+        .select(
+            "group",
+            "flow_usd",
+            "aum_start_usd",
+            "flow_pct_aum",
+            "funds",
+            "known",
+            "tickers",
+            "currency",
+            "flow_with_aum_usd",
+        )
     )
     order = {g: i for i, g in enumerate(expected)}
     table = (

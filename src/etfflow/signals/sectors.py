@@ -179,10 +179,12 @@ def sector_rotation(
             pl.col("flow_usd").sum(),
             pl.col("aum_start_usd").sum(),
             pl.len().cast(pl.Int32).alias("funds"),
+            # % of AUM over the funds whose AUM is known (vendor flows may come without one)
+            pl.col("flow_usd").filter(pl.col("aum_start_usd").is_not_null()).sum().alias("_flow_with_aum"),
         )
         .with_columns(
             pl.when(pl.col("aum_start_usd") > 0)
-            .then(pl.col("flow_usd") / pl.col("aum_start_usd"))
+            .then(pl.col("_flow_with_aum") / pl.col("aum_start_usd"))
             .otherwise(None)
             .alias("flow_pct_aum")
         )

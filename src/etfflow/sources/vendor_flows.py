@@ -223,8 +223,8 @@ def read_vendor_flows(
     if units is not None and units.lower() not in UNITS:
         raise ConfigError(f"unknown units {units!r}; use one of {', '.join(UNITS)}")
     name = source.strip()
-    if not name or not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
-        raise ConfigError(f"the vendor source name must be a word (letters, digits, _ . -), not {source!r}")
+    if not name:
+        raise ConfigError("the vendor source name must not be empty")
     data = read_bytes(path)
     if data[:2] == b"\x1f\x8b":
         try:
@@ -234,10 +234,10 @@ def read_vendor_flows(
     dropped: dict[str, int] = {}
     notes: list[str] = []
     if data.startswith(b"PK\x03\x04"):
-        frame, locate, field = _read_workbook(data, file, path, ticker, units, notes)
+        frame, locate, labels = _read_workbook(data, file, path, ticker, units, notes)
     else:
-        frame, locate, field = _read_csv(data, file, ticker, units, notes, dropped)
-    table = _finish(frame, locate, field, file=file, source=name, dropped=dropped, notes=notes)
+        frame, locate, labels = _read_csv(data, file, ticker, units, notes, dropped)
+    table = _finish(frame, locate, labels, file=file, source=name, dropped=dropped, notes=notes)
     funds = pl.DataFrame({"ticker": table["ticker"].unique().sort()})
     return ImportBatch(
         source=f"vendor:{name}",
@@ -264,7 +264,7 @@ def _read_csv(
     units: str | None,
     notes: list[str],
     dropped: dict[str, int],
-) -> tuple[pl.DataFrame, Locator, str]:
+) -> tuple[pl.DataFrame, Locator, dict[str, str]]:
     """Long or wide CSV -> `_row`, date (text), ticker, flow (USD), and the flow column's header."""
     frame, locate = read_csv_strings(data, file)
     found: dict[str, str] = {}
@@ -299,15 +299,22 @@ def _read_csv(
         out = pl.DataFrame(
             {"_row": frame["_row"], "date": frame[found["date"]], "ticker": tick, "flow_usd": flow * scale}
         )
-        return out, locate, found["flow_usd"]
-    return _wide(frame, found["date"], file, units, locate, notes), locate, "(fund column)"
+        labels = {
+            "date": found["date"],
+            "ticker": found.get("ticker", "ticker"),
+            "flow_usd": found["flow_usd"],
+        }
+        return out, locate, labels
+    labels = {"date": found["date"], "ticker": "(fund column header)", "flow_usd": "(fund column)"}
+    return _wide(frame, found["date"], file, units, locate, notes), locate, labels
 
 
 def _number(values: pl.Series, rows: pl.Series, file: str, field: str, locate: Locator) -> pl.Series:
     if values.dtype.is_numeric():
         out = values.cast(pl.Float64)
     else:
-        out = values.cast(pl.Float64, strict=False)  # plain numbers: the fast path for large files
+        # plain numbers: the fast path for large files ("NaN" is a missing value, as in parse_float)
+        out = values.cast(pl.Float64, strict=False).fill_nan(None)
         slow = out.is_null() & values.is_not_null()
         if slow.any():
             text = values.filter(slow).str.replace(_PARENS.pattern, "-$1")
@@ -370,7 +377,7 @@ def _check_total(
 
 def _read_workbook(
     data: bytes, file: str, path: PathLike, ticker: str | None, units: str | None, notes: list[str]
-) -> tuple[pl.DataFrame, Locator, str]:
+) -> tuple[pl.DataFrame, Locator, dict[str, str]]:
     """etf.com's per-fund workbook: `asOf`, `value` (USD millions); the ticker from the file name."""
     from python_calamine import CalamineError, CalamineWorkbook
 
@@ -416,7 +423,7 @@ def _read_workbook(
             "flow_usd": flow * scale,
         }
     )
-    return out, locate, header[1]
+    return out, locate, {"date": header[0], "ticker": "(file name)", "flow_usd": header[1]}
 
 
 def _cell(value: object) -> str | None:
@@ -430,7 +437,7 @@ def _cell(value: object) -> str | None:
 def _finish(
     frame: pl.DataFrame,
     locate: Locator,
-    field: str,
+    labels: dict[str, str],
     *,
     file: str,
     source: str,
@@ -439,7 +446,7 @@ def _finish(
 ) -> pl.DataFrame:
     """Dates parsed, missing flows dropped, non-sessions dropped, duplicates checked; validated rows."""
     dates = parse_dates(
-        frame["date"], frame["_row"], file=file, field="date", locate=locate, formats=DATE_FORMATS
+        frame["date"], frame["_row"], file=file, field=labels["date"], locate=locate, formats=DATE_FORMATS
     )
     out = frame.with_columns(dates.alias("date"), pl.lit(source, dtype=pl.String).alias("source"))
     missing = out["flow_usd"].is_null() | out["ticker"].is_null() | (out["ticker"] == "")
@@ -456,11 +463,10 @@ def _finish(
         nonzero = gone.filter(pl.col("flow_usd") != 0)
         notes.append(
             f"{n_off} row(s) dated on days that are not NYSE sessions were dropped ({nonzero.height} with a "
-            f"non-zero flow, net {float(nonzero['flow_usd'].sum()) / 1e6:,.1f} USD mn): {shown}"
+            f"non-zero flow, net {float(nonzero['flow_usd'].sum()):,.0f} USD): {shown}"
         )
         add_dropped(dropped, "non_session_rows", n_off)
         out = out.filter(pl.Series(session))
-    labels = {"date": "date", "ticker": "ticker", "flow_usd": field}
     out = vendor_rows(out, file=file, locate=locate, labels=labels, dropped=dropped, notes=notes)
     out = out.sort("ticker", "date", "_row")
     same = (pl.col("ticker") == pl.col("ticker").shift(1)) & (pl.col("date") == pl.col("date").shift(1))
@@ -476,6 +482,6 @@ def _finish(
                 f"{r['ticker']} {r['date']} appears again with a different flow",
                 file=file,
                 row=locate(r["_row"]),
-                field=field,
+                field=labels["flow_usd"],
             )
     return validate(out.drop("_row"), "vendor_flows", file=file)
