@@ -1,10 +1,12 @@
-"""Benchmark: daily flows, flow % AUM, 63-day z-score and 252-day percentile, etfflow vs pandas.
+"""Benchmark: daily flows, flow % AUM, 63-day z-score and 252-day percentile, etfflow vs pandas and Polars.
 
 A seeded synthetic panel (funds x days): shares outstanding move in whole creation units with short NaN
 gaps and late launches, NAV is a geometric random walk. Both sides get the same Fortran-ordered
 arrays (one contiguous series per fund, which is also how pandas stores a wide frame's columns).
 Steps 3 and 4 run on step 2's flow % of prior AUM (a fund's flow scaled to its size). Numba's
 first call (compile, or load from the on-disk cache) is timed apart on a small array.
+Polars runs its own expressions on a wide frame (one column per fund, NaN as null): diff / shift for
+steps 1-2, rolling_mean / rolling_std for step 3 and rolling_rank(method="max") / window for step 4.
 The results are checked for agreement once, after the timings.
 
     python benchmarks/bench_flows.py [--funds 4000] [--days 5000] [--quick] [--repeat 1] [--cold]
@@ -156,6 +158,31 @@ def run(args: argparse.Namespace) -> int:
         lambda: theirs["pct"].rolling(P_WINDOW).rank(pct=True, method="max"), args.repeat
     )
 
+    # Polars: its own expressions on a wide frame ------------------------------------------------
+    import polars as pl
+
+    def frame(a: np.ndarray) -> pl.DataFrame:
+        return pl.DataFrame({str(j): a[:, j] for j in range(a.shape[1])}).fill_nan(None)
+
+    so_pl, nav_pl = frame(so), frame(nav)
+    pol: dict[str, Any] = {}
+    t_pol: dict[str, float] = {}
+    pol["flow"], t_pol["flow"] = timed(lambda: so_pl.select(pl.all().diff()) * nav_pl, args.repeat)
+    pol["pct"], t_pol["pct"] = timed(
+        lambda: pol["flow"] / (so_pl.select(pl.all().shift()) * nav_pl.select(pl.all().shift())), args.repeat
+    )
+    x = pl.all()
+    std = x.rolling_std(Z_WINDOW)
+    pol["z"], t_pol["z"] = timed(  # a zero std gives no z-score (null), as in pandas and etfflow
+        lambda: pol["pct"].select((x - x.rolling_mean(Z_WINDOW)) / pl.when(std > 0).then(std)), args.repeat
+    )
+    pol["rank"], t_pol["rank"] = timed(
+        lambda: pol["pct"].select(x.rolling_rank(P_WINDOW, method="max") / P_WINDOW), args.repeat
+    )
+
+    def np_of(df: pl.DataFrame) -> np.ndarray:
+        return df.fill_null(np.nan).to_numpy().astype(np.float64)
+
     # table -------------------------------------------------------------------------------------
     labels = {
         "flow": "1 flow = dSO x NAV",
@@ -164,13 +191,16 @@ def run(args: argparse.Namespace) -> int:
         "rank": f"4 percentile {P_WINDOW}d",
     }
     print()
-    print(f"| {'step':<22} | {'etfflow s':>9} | {'pandas s':>9} | {'ratio':>7} |")
-    print(f"|{'-' * 24}|{'-' * 10}:|{'-' * 10}:|{'-' * 8}:|")
+    print(
+        f"| {'step':<22} | {'etfflow s':>9} | {'pandas s':>9} | {'Polars s':>9} "
+        f"| {'vs pandas':>9} | {'vs Polars':>9} |"
+    )
+    print(f"|{'-' * 24}|{'-' * 10}:|{'-' * 10}:|{'-' * 10}:|{'-' * 10}:|{'-' * 10}:|")
     for key, label in labels.items():
-        a, b = t_ours[key], t_theirs[key]
-        print(f"| {label:<22} | {a:9.3f} | {b:9.3f} | {b / a:6.1f}x |")
-    ta, tb = sum(t_ours.values()), sum(t_theirs.values())
-    print(f"| {'total':<22} | {ta:9.3f} | {tb:9.3f} | {tb / ta:6.1f}x |")
+        a, b, c = t_ours[key], t_theirs[key], t_pol[key]
+        print(f"| {label:<22} | {a:9.3f} | {b:9.3f} | {c:9.3f} | {b / a:8.1f}x | {c / a:8.1f}x |")
+    ta, tb, tc = sum(t_ours.values()), sum(t_theirs.values()), sum(t_pol.values())
+    print(f"| {'total':<22} | {ta:9.3f} | {tb:9.3f} | {tc:9.3f} | {tb / ta:8.1f}x | {tc / ta:8.1f}x |")
     print(f"numba first call, not in the totals: {first_call:.2f} s")
 
     # agreement (checked once, not timed) ------------------------------------------------------
@@ -180,6 +210,13 @@ def run(args: argparse.Namespace) -> int:
         compare("flow_pct", ours["pct"], theirs["pct"].to_numpy(), 0.0),
         compare("zscore", ours["z"], theirs["z"].to_numpy(), 1e-6),
         compare("percentile", ours["rank"], theirs["rank"].to_numpy(), 0.0),
+    ]
+    print("agreement with Polars:")
+    problems += [
+        compare("flow", ours["flow"], np_of(pol["flow"]), 0.0),
+        compare("flow_pct", ours["pct"], np_of(pol["pct"]), 0.0),
+        compare("zscore", ours["z"], np_of(pol["z"]), 1e-6),
+        compare("percentile", ours["rank"], np_of(pol["rank"]), 1e-15),  # rank / window: one rounding
     ]
     failed = [p for p in problems if p]
     for p in failed:

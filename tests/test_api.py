@@ -138,3 +138,18 @@ def test_top_sectors_quality_report_backtest(demo_db: Path, tmp_path: Path) -> N
     assert eq[-1] == pytest.approx(float((1 + bt.frame["returns"].fill_nan(0.0)).product()))
     assert bt.basis is not None and bt.basis.startswith("NAV total return")
     assert bt.to_dict()["return_basis"] == bt.basis and "**Returns**" in bt.markdown
+
+
+def test_open_without_a_path_uses_the_demo_warehouse_and_says_so(
+    demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("ETFFLOW_DB", raising=False)
+    with pytest.raises(NotFoundError, match="no warehouse at"):
+        ef.open()
+    (tmp_path / ".etfflow").mkdir()
+    (tmp_path / ".etfflow" / "demo.duckdb").write_bytes(demo_db.read_bytes())
+    wh = ef.open()
+    assert wh.path == tmp_path / ".etfflow" / "demo.duckdb"
+    t = ef.sectors()
+    assert "using the SYNTHETIC demo warehouse" in t.warnings[0] and t.label is not None

@@ -1,9 +1,11 @@
 """Files as users have them: binary .xls workbooks, issuer NAV CSVs, gzip; each told by content.
 
 Binary .xls: no BIFF copy of an iShares workbook is in ../shared (and BlackRock's content may not be
-redistributed), so each test writes one in tmp_path with xlwt from the real IVV_fund.xls, cell for
-cell (the texts as the XML file holds them, as Excel keeps them when it saves the download), plus a
-variant with typed cells (real dates and numbers), as a user's edited copy would have.
+redistributed), so tests write one in tmp_path with xlwt from the real IVV_fund.xls, cell for cell
+(the texts as the XML file holds them), plus a variant with typed cells (real dates and numbers); when
+LibreOffice is installed, one converted by it (as Excel's "Save as .xls" would). The recorded
+tests/fixtures/ishares_synthetic_excel97.xls was made by LibreOffice from a SYNTHETIC workbook in the
+iShares layout (scripts/build_xls_fixtures.py).
 
 tests/fixtures/issuer_nav_history.csv is SYNTHETIC (made-up values) in the published shape of issuer
 NAV-history downloads: ``YYYYMMDD`` dates, newest first, a "Market Price" column, thousands
@@ -15,6 +17,10 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import polars as pl
@@ -108,6 +114,57 @@ def test_binary_xls_through_the_cli(ivv_biff: Path, tmp_path: Path) -> None:
     with Store(db, read_only=True) as store:
         assert store.read("daily").height == 5_534
         assert store.read("flows_daily").height > 5_000
+
+
+def test_binary_xls_written_by_libreoffice(tmp_path: Path) -> None:
+    """The recorded Excel 97 file LibreOffice made from the SYNTHETIC iShares-layout workbook
+    (scripts/build_xls_fixtures.py) gives the hand-written rows, the same as its XML source."""
+    xls = FIXTURES / "ishares_synthetic_excel97.xls"
+    assert detect_format(xls) == "excel_xls"
+    got = read_file(xls)
+    assert got.source == "ishares_workbook"
+    assert got.daily.select("date", "ticker", "nav", "shares_outstanding", "distribution").rows() == [
+        (D(2024, 6, 14), "XMPL", 49.3, 1_100_000.0, None),
+        (D(2024, 6, 17), "XMPL", 49.65, 1_150_000.0, None),
+        (D(2024, 6, 18), "XMPL", 50.02, 1_150_000.0, 0.31),
+        (D(2024, 6, 20), "XMPL", 49.8, 1_200_000.0, None),
+        (D(2024, 6, 21), "XMPL", 50.12, 1_250_000.0, None),
+    ]
+    xml = read_file(FIXTURES / "ishares_synthetic.xml")
+    assert got.daily.drop("retrieved_at").equals(xml.daily.drop("retrieved_at"))
+    assert any("1,250,000 shares outstanding as of 2024-06-21: matches" in n for n in got.notes)
+
+
+@pytest.mark.skipif(
+    shutil.which("soffice") is None or not os.environ.get("ETFFLOW_TEST_SOFFICE"),
+    reason="opt in with ETFFLOW_TEST_SOFFICE=1 where LibreOffice is installed (about 5-20 s)",
+)
+def test_real_workbook_saved_by_libreoffice(ivv_xml: Path, tmp_path: Path) -> None:
+    """IVV_fund.xls converted to Excel 97 by LibreOffice (numbers become typed cells) reads the same.
+
+    LibreOffice refuses the download as published (two byte-order marks, unescaped '&' in URLs);
+    Excel opens it. Those two defects are repaired in a copy (of sheet Historical) before converting.
+    """
+    data = ivv_xml.read_bytes()
+    while data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    data = re.sub(rb"&(?!(amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)", b"&amp;", data)
+    # only sheet Historical (the rows compared), so that the conversion stays quick
+    sheet = re.search(rb'<ss:Worksheet ss:Name="Historical">.*?</ss:Worksheet>', data, re.S)
+    assert sheet is not None
+    head = data[: data.index(b"<ss:Worksheet")]
+    src = tmp_path / "ivv_clean.xml"
+    src.write_bytes(head + sheet.group(0) + b"</ss:Workbook>\n")
+    subprocess.run(
+        ["soffice", "--headless", "--infilter=MS Excel 2003 XML", "--convert-to", "xls:MS Excel 97",
+         "--outdir", str(tmp_path), str(src)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    biff = tmp_path / "ivv_clean.xls"
+    assert biff.read_bytes()[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    got = read_file(biff, ticker="IVV").daily.drop("retrieved_at")
+    assert got.height == 5_534
+    assert got.equals(read_file(ivv_xml, ticker="IVV").daily.drop("retrieved_at"))
 
 
 def test_broken_binary_xls(ivv_biff: Path, tmp_path: Path) -> None:
@@ -223,3 +280,22 @@ def test_damaged_gzip(tmp_path: Path) -> None:
     assert err.value.file == str(cut)
     code, out = run("import", str(cut), "--db", str(tmp_path / "w.duckdb"))
     assert code != 0 and "damaged gzip" in out and "Traceback" not in out
+
+
+def test_unquoted_notes_and_time_stamps_through_the_cli(tmp_path: Path) -> None:
+    """A plain CSV (no quotes: the chunked import path) with zone-stamped dates and comma'd notes."""
+    p = tmp_path / "plain.csv"
+    p.write_text(
+        "Date,ticker,Close,Shares Outstanding\n"
+        "2024-01-02 00:00:00-05:00,ABC,10,100\n2024-01-03 00:00:00-05:00,ABC,11,110\n\n"
+        "Source: example issuer, for illustration only\nData as of 01/03/2024\n"
+    )
+    db = str(tmp_path / "w.duckdb")
+    code, out = run("import", str(p), "--db", db, "--json")
+    assert code == 0, out
+    res = json.loads(out)[0]
+    assert res["dropped"] == {"trailing_note_rows": 2}
+    with Store(db, read_only=True) as store:
+        d = store.read("daily")
+    assert d["date"].to_list() == [D(2024, 1, 2), D(2024, 1, 3)]
+    assert d["shares_outstanding"].to_list() == [100.0, 110.0]

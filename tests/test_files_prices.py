@@ -179,6 +179,7 @@ def test_price_table_never_mixes_raw_and_adjusted(prices: Path) -> None:
 
 STOOQ = "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>\n"
 AV = "timestamp,open,high,low,close,adjusted_close,volume,dividend_amount,split_coefficient\n"
+YF = "Date,Open,High,Low,Close,Volume,Dividends,Stock Splits\n"
 
 
 def _write(path: Path, text: str, gz: bool = False) -> Path:
@@ -195,7 +196,10 @@ def _write(path: Path, text: str, gz: bool = False) -> Path:
         (STOOQ + "AAA.US,D,2020-13-45,0,1,1,1,1,1,0\n", "not a date", 2, "<DATE>"),
         ("Date,Close\n2020-09-09,1.5\n2020-09-10,-1\n", "must not be negative", 3, "Close"),
         ("Date,Close\n2020-09-09,1.5\n2020-09-09,1.6\n", "appears twice", 3, "Date"),
-        (AV + "2020-12-11,1,1,1,1,1,1,0,-2\n", "split coefficient", None, "split_coefficient"),
+        (AV + "2020-12-11,1,1,1,1,1,1,0,-2\n", "must not be negative", 2, "split_coefficient"),
+        (AV + "2020-12-11,1,1,1,1,1,1,0,0\n", "split coefficient must be positive", 2, "split_coefficient"),
+        (AV + "2020-12-11,1,1,1,1,1,1,-0.5,1\n", "must not be negative", 2, "dividend_amount"),
+        (YF + "2020-12-11 00:00:00-05:00,1,1,1,1,100,0,-2\n", "must not be negative", 2, "Stock Splits"),
     ],
 )  # fmt: skip
 def test_broken_price_files(tmp_path: Path, text: str, match: str, row: int | None, field: str) -> None:
@@ -210,6 +214,25 @@ def test_broken_price_files(tmp_path: Path, text: str, match: str, row: int | No
     assert code != 0 and match in out and "Traceback" not in out
     with Store(db, read_only=True) as store:
         assert store.read("daily").height == 0
+
+
+def test_yfinance_missing_close_does_not_spread() -> None:
+    """A zero (missing) adjusted close leaves the rebuild of the other days intact."""
+    from etfflow.sources.prices import _unadjust_yfinance
+
+    frame = pl.DataFrame(
+        {
+            "close": [9.0, None, 10.0, 11.0],
+            "open": [9.0, None, 10.0, 11.0],
+            "volume": [1.0, 1.0, 1.0, 1.0],
+            "distribution": [None, None, None, 0.5],
+            "split_factor": [None, None, None, None],
+        }
+    )
+    got = _unadjust_yfinance(frame)
+    assert got["close"][3] == 11.0 and got["close"][2] == pytest.approx(10.0 / (10.0 / 10.5))
+    assert got["close"][1] is None and got["open"][1] is None  # missing, never NaN
+    assert got["close"][0] == pytest.approx(9.0 * 10.5 / 10.0)
 
 
 def test_ticker_must_be_known(tmp_path: Path) -> None:
@@ -238,3 +261,22 @@ def test_generic_csv_with_time_zone_dates(tmp_path: Path) -> None:
     b = read_file(p)
     assert b.daily["date"].to_list() == [D(2024, 1, 2), D(2024, 1, 3), D(2024, 7, 1)]
     assert any("time-stamped" in n for n in b.notes)
+
+
+def test_raw_closes_outrank_adjusted_ones() -> None:
+    """Same fund and day from a raw and an adjusted price file: the merged close is the raw one."""
+    from etfflow.flows.daily import merge_sources
+    from etfflow.schema import validate
+
+    day = D(2024, 1, 2)
+    rows = [
+        {"date": day, "ticker": "ABC", "source": "stooq_adjusted", "close": 9.5},
+        {"date": day, "ticker": "ABC", "source": "alphavantage", "close": 10.0},
+        {"date": day, "ticker": "ABC", "source": "yahoo_adjclose", "close": 9.4},
+    ]
+    for order in (rows, rows[::-1]):
+        merged = merge_sources(validate(pl.DataFrame(order), "daily"))
+        assert merged["close"].to_list() == [10.0]
+    # and an issuer's or a generic file's close outranks every price file
+    generic = {"date": day, "ticker": "ABC", "source": "csv", "close": 10.1}
+    assert merge_sources(validate(pl.DataFrame([*rows, generic]), "daily"))["close"].to_list() == [10.1]

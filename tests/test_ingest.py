@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from etfflow import calendar, ingest
-from etfflow.errors import EtfflowError
+from etfflow.errors import ConfigError, EtfflowError
 from etfflow.pipeline import import_paths, refresh_flows, write_batch
 from etfflow.sources.generic import read_generic_csv, read_generic_parquet
 from etfflow.store import Store
@@ -191,6 +191,10 @@ BAD_CASES = {
     + "".join(f"2024-02-{d:02d},AAA,10,1{d}\n" for d in range(5, 29))
     + "2024-01-03,AAA,9,120\n",
     "no_ticker": "Date,NAV\n2024-01-02,1\n",
+    "huge_nav": GOOD + "2024-01-04,AAA,1e308,130\n",
+    "hostile_ticker": GOOD + "2024-01-04,=1+1,10,130\n",
+    "all_zero_shares": "Date,Ticker,NAV,Shares\n"
+    + "".join(f"2024-01-{d:02d},AAA,10,0\n" for d in (2, 3, 4, 5, 8, 9)),
     "ambiguous": "Date,NAV,Net Asset Value,Ticker\n2024-01-02,1,1,A\n",
 }
 
@@ -261,3 +265,34 @@ def test_kept_values_in_a_streamed_panel(tmp_path: Path) -> None:
         row = s.read("daily").row(0, named=True)
     assert (res.kept, res.changed, res.unchanged) == (2, 0, 1)
     assert (row["nav"], row["shares_outstanding"]) == (394.28, 195_250_000.0)
+
+
+def test_options_the_generic_reader_refuses_are_refused(tmp_path: Path) -> None:
+    path = write_csv(panel(3), tmp_path / "p.csv")
+    with Store(tmp_path / "s.duckdb") as s, pytest.raises(ConfigError, match="does not take option"):
+        import_paths(s, [path], sheet="Sheet1")
+
+
+@pytest.mark.parametrize(("column", "factor"), [("NAV", 1e-5), ("Shares", 1e-6)])
+def test_values_far_from_the_stored_ones_are_refused_as_by_write_batch(
+    tmp_path: Path, column: str, factor: float
+) -> None:
+    good = write_csv(panel(20), tmp_path / "a.csv")
+    scaled = pl.when(pl.col("Ticker") == "BBB").then(pl.col(column) * factor).otherwise(pl.col(column))
+    bad = write_csv(panel(20).with_columns(scaled.alias(column)), tmp_path / "b.csv")
+    errors = []
+    for how in ("streamed", "whole"):
+        with Store(tmp_path / f"{how}.duckdb") as s:
+            import_paths(s, [good], retrieved_at=STAMP)
+            before = s.snapshot()
+            with pytest.raises(EtfflowError) as err:
+                if how == "streamed":
+                    import_paths(s, [bad], retrieved_at=STAMP)
+                else:
+                    write_batch(s, read_generic_csv(bad, retrieved_at=STAMP))
+            after = s.snapshot()
+        errors.append(str(err.value))
+        for name, frame in before.items():
+            assert frame.equals(after[name]), name
+    assert errors[0] == errors[1]
+    assert "BBB: every one of the 20 overlapping" in errors[0] and "mis-scaled columns?" in errors[0]

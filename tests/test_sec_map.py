@@ -1,7 +1,8 @@
 """SEC ids: the taxonomy's ids, the warehouse's id map (`sec_ids`), N-PORT rows named by it, data-set zips.
 
 Ground truths read from the recorded files with grep / jq, not from the parsers:
-- company_tickers_mf_2025-09.json: 28,553 records, one without symbol (28,552 tickers); IVV is
+- company_tickers_mf_2025-09.json: 28,553 records, one without symbol (28,552 tickers; four written
+  in parentheses, e.g. "(NWAGX)" of series S000064917); IVV is
   [1100663, "S000004310", "C000012040"]; series S000012000 has one ticker (KYSMX), series S000013795
   (Goldman Sachs Bond Fund) eight. company_tickers_mf_2024-08.json: 28,761 records, HACK is
   [1467831, "S000047480", "C000149086"] (absent from 2025-09).
@@ -80,17 +81,17 @@ def test_build_script_reproduces_the_taxonomy(shared_data: Path) -> None:
 
 
 def test_import_loads_the_whole_map(shared_data: Path, tmp_path: Path) -> None:
-    """`etfflow import` of the 2025-09 map stores 28,548 tickers (the 4 malformed "(NWA.X)" symbols SEC
-    publishes are dropped and counted); again: nothing changes; 2024-08 adds."""
+    """`etfflow import` of the 2025-09 map stores 28,552 tickers (the 4 symbols SEC publishes in
+    parentheses, "(NWAGX)", are read as the tickers they are); again: nothing changes; 2024-08 adds."""
     db = str(tmp_path / "w.duckdb")
     code, out = run("import", str(mf(shared_data)), "--db", db, "--json")
     assert code == 0, out
     summary = json.loads(out)
     with Store(db, read_only=True) as store:
         ids = store.read("sec_ids")
-    assert ids.height == 28_548
+    assert ids.height == 28_552
     (res,) = summary
-    assert res["dropped"] == {"malformed_identifiers": 4}
+    assert res["dropped"] == {}
     assert ids.filter(pl.col("ticker").str.starts_with("(")).height == 0
     assert ids.filter(pl.col("ticker") == "IVV").row(0) == (
         "IVV",
@@ -100,7 +101,13 @@ def test_import_loads_the_whole_map(shared_data: Path, tmp_path: Path) -> None:
         "company_tickers_mf",
     )
     assert ids["source"].unique().to_list() == ["company_tickers_mf"]
-    assert summary is not None
+    # the map spells four symbols of series S000064917 in parentheses: '(NWAGX)' is read as NWAGX
+    assert ids.filter(pl.col("series_id") == "S000064917")["ticker"].sort().to_list() == [
+        "NWAGX",
+        "NWAHX",
+        "NWAJX",
+        "NWAKX",
+    ]
     code, out = run("import", str(mf(shared_data)), "--db", db)
     assert code == 0, out
     with Store(db) as store:
@@ -204,7 +211,7 @@ def dataset(path: Path, *, repeat: int = 1, extra: dict[str, str] | None = None)
 
 
 def test_dataset_zip_rows_get_tickers_and_names(tmp_path: Path) -> None:
-    """IVV by the taxonomy's series id (name as filed), SPY by the taxonomy's CIK (name from the taxonomy)."""
+    """IVV by the taxonomy's series id, SPY (no series) by the taxonomy's CIK; names as filed."""
     db = str(tmp_path / "w.duckdb")
     code, out = run("import", str(dataset(tmp_path / "q1.zip")), "--db", db)
     assert code == 0, out
@@ -214,7 +221,7 @@ def test_dataset_zip_rows_get_tickers_and_names(tmp_path: Path) -> None:
     assert series["S000004310"]["ticker"] == "IVV"
     assert series["S000004310"]["name"] == "iShares Core S&P 500 ETF"
     assert series["CIK0000884394"]["ticker"] == "SPY"
-    assert series["CIK0000884394"]["name"] == "SPDR S&P 500 ETF Trust"
+    assert series["CIK0000884394"]["name"] == "SPDR S&P 500 ETF TRUST"  # the registrant, as filed
     assert series["S000004310"]["net_flow"] == pytest.approx(3 * 6.0)
 
 
@@ -302,3 +309,21 @@ def test_pipeline_fill_uses_the_store_map(tmp_path: Path) -> None:
         frame = pl.DataFrame({"series_id": ["S000000042"], "month_end": [dt.date(2024, 1, 31)]})
         got = pipeline.fill_nport_tickers(store, pipeline.validate(frame, "nport_monthly"))
     assert got["ticker"].to_list() == ["ONLY"]
+
+
+def test_symbols_that_are_not_tickers_are_left_out(tmp_path: Path) -> None:
+    """A map row whose symbol is no ticker ('FOO BAR') is kept out and named in the notes; the rest import."""
+    doc = {
+        "fields": ["cik", "seriesId", "classId", "symbol"],
+        "data": [[1, "S000000001", "C000000001", "FOO BAR"], [1, "S000000001", "C000000002", "(good)"]],
+    }
+    path = tmp_path / "company_tickers_mf.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    db = str(tmp_path / "w.duckdb")
+    code, out = run("import", str(path), "--db", db, "--json")
+    assert code == 0, out
+    notes = json.loads(out)[0]["notes"]
+    assert any("1 record(s) with a malformed identifier left out: ticker 'FOO BAR'" in n for n in notes)
+    assert json.loads(out)[0]["dropped"] == {"malformed_identifiers": 1}
+    with Store(db, read_only=True) as store:
+        assert store.read("sec_ids")["ticker"].to_list() == ["GOOD"]

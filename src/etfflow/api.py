@@ -13,6 +13,7 @@ CLI can use the same file meanwhile.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from collections.abc import Iterator, Sequence
@@ -343,6 +344,12 @@ class Warehouse:
         with Store(self.path, read_only=self.read_only) as store:
             yield store
 
+    def _noted(self, table: Table) -> Table:
+        """The table with this warehouse's note (e.g. "using the SYNTHETIC demo warehouse") first."""
+        if not self.note:
+            return table
+        return dataclasses.replace(table, warnings=(self.note, *table.warnings))
+
     @property
     def label(self) -> str | None:
         """The SYNTHETIC label when the warehouse holds demo data."""
@@ -538,7 +545,7 @@ class Warehouse:
             + (f", known by {a}" if a else "")
             + f"; {amounts}"
         )
-        return Table(frame, title, first, last, a, label, tuple(warnings), summary)
+        return self._noted(Table(frame, title, first, last, a, label, tuple(warnings), summary))
 
     def top(
         self,
@@ -650,7 +657,7 @@ class Warehouse:
             "funds_ranked": valid.height,
             **_source_summary(sel.flows),
         }
-        return Table(frame, title, sel.lo, sel.hi, a, label, tuple(sel.warnings), summary)
+        return self._noted(Table(frame, title, sel.lo, sel.hi, a, label, tuple(sel.warnings), summary))
 
     def sectors(
         self,
@@ -710,7 +717,7 @@ class Warehouse:
         summary["window"] = window
         summary.update(_source_summary(sel.flows))
         title = f"Sector net flows, {sel.lo} .. {sel.hi}" + (f", known by {a}" if a else "")
-        return Table(frame, title, sel.lo, sel.hi, a, label, tuple(sel.warnings), summary)
+        return self._noted(Table(frame, title, sel.lo, sel.hi, a, label, tuple(sel.warnings), summary))
 
     def quality(
         self,
@@ -778,7 +785,7 @@ class Warehouse:
             f", known by {a}" if a else ""
         )
         summary = {"tickers": ts, "flow_rows": f.height, **_source_summary(f)}
-        return Table(frame, title, lo, hi, a, label, (), summary)
+        return self._noted(Table(frame, title, lo, hi, a, label, (), summary))
 
     def report(
         self,

@@ -30,18 +30,20 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from etfflow import calendar
+from etfflow import calendar, checks
 from etfflow.errors import ConfigError, NotFoundError, ParseError, ValidationError
 from etfflow.schema import TABLES
 from etfflow.sources.base import (
+    GZIP_MAGIC,
     VALUE_COLUMNS,
+    _check_calendar_range,
     add_dropped,
     check_so_lag,
     parse_dates,
     parse_float,
     resolve_retrieved_at,
 )
-from etfflow.sources.generic import _TICKER, DATE_FORMATS, _resolve_columns
+from etfflow.sources.generic import _TICKER, _TZ_STAMP, DATE_FORMATS, _resolve_columns, _strip_trailer
 from etfflow.store import Store, _literal, _q
 
 __all__ = [
@@ -56,11 +58,11 @@ __all__ = [
 ]
 
 #: rows parsed and checked at a time
-CHUNK_ROWS = 500_000
+CHUNK_ROWS = 250_000
 #: about how many `daily` rows are read back at a time to recompute flows
-FLOW_GROUP_ROWS = 500_000
+FLOW_GROUP_ROWS = 250_000
 #: DuckDB's memory limit while a panel is imported (it spills to disk beyond it)
-MEMORY_LIMIT = "768MB"
+MEMORY_LIMIT = "512MB"
 _CSV_BLOCK = 32 << 20
 _STAGE = "_etfflow_stage"
 _TOUCHED = "_etfflow_touched"
@@ -118,7 +120,23 @@ def streamable(path: Path, fmt: str) -> Streamable | None:
     sha, quote, utf8 = file_digest(path)
     if fmt == "generic_parquet":
         return Streamable("parquet", sha)
-    return Streamable("csv", sha, whole_file=quote or not utf8)
+    from etfflow.sources.generic import needs_whole_file  # time-zone dates, trailing disclaimer rows
+
+    whole = quote or not utf8 or _special_csv(path) or needs_whole_file(path)
+    return Streamable("csv", sha, whole_file=whole)
+
+
+def _special_csv(path: Path) -> bool:
+    """A gzip file, or one ending in note rows (disclaimers): the whole-file reader handles those."""
+    with path.open("rb") as fh:
+        if fh.read(2) == GZIP_MAGIC:
+            return True
+        size = fh.seek(0, 2)
+        fh.seek(max(0, size - 65536))
+        tail = fh.read()
+    if size > 65536:
+        tail = tail[tail.find(b"\n") + 1 :]
+    return _strip_trailer(b"x,y\n" + tail)[1] > 0
 
 
 @dataclass
@@ -245,7 +263,9 @@ def _key_hashes(frame: pl.DataFrame) -> np.ndarray:
     return frame.select(pl.struct("date", "ticker").hash(seed=0)).to_series().to_numpy()
 
 
-def _check_chunk(raw: pl.DataFrame, spec: _Spec, dropped: dict[str, int], off: set[str]) -> pl.DataFrame:
+def _check_chunk(
+    raw: pl.DataFrame, spec: _Spec, dropped: dict[str, int], off: set[str], notes: set[str]
+) -> pl.DataFrame:
     """One chunk parsed and checked like the generic importer: `_row`, date, ticker, value columns."""
     file, labels = spec.file, spec.chosen
     frame = raw.select(pl.col("_row"), *[pl.col(src).alias(canon) for canon, src in spec.chosen.items()])
@@ -263,6 +283,13 @@ def _check_chunk(raw: pl.DataFrame, spec: _Spec, dropped: dict[str, int], off: s
     def here(r: int) -> int:
         return r
 
+    if frame["date"].dtype == pl.String:
+        stamped = frame["date"].str.contains(_TZ_STAMP).fill_null(False)
+        if stamped.any():
+            notes.add("time-stamped dates read as the local date (time and zone dropped)")
+            frame = frame.with_columns(
+                pl.when(stamped).then(pl.col("date").str.slice(0, 10)).otherwise(pl.col("date")).alias("date")
+            )
     out: dict[str, pl.Series] = {
         "_row": rows,
         "date": parse_dates(
@@ -295,7 +322,13 @@ def _check_chunk(raw: pl.DataFrame, spec: _Spec, dropped: dict[str, int], off: s
                 f"negative value {out[c][i]} ({c})", file=file, row=int(rows[i]), field=labels.get(c, c)
             )
     result = pl.DataFrame(list(out.values()))
+    # the value checks of every import (etfflow.checks): numbers, identifiers; rows after tomorrow dropped
+    checks.check_frame(result, "daily", file=file, locate=here, labels=labels, dates=False)
+    later: list[str] = []
+    result = checks._drop_future(result, "date", dropped, later) if result.height else result
+    notes.update(later)
     days = result["date"].to_numpy().astype("datetime64[D]")
+    _check_calendar_range(result, days, "US", file=file, locate=here)
     session = calendar.is_trading_day(days) if len(days) else np.zeros(0, dtype=bool)
     if not session.all():
         off.update(str(d) for d in np.unique(days[~session]))
@@ -394,6 +427,7 @@ def import_panel(
     if ignored:
         out.notes.append(f"ignored column(s): {ignored}")
     off: set[str] = set()
+    chunk_notes: set[str] = set()
     hashes: list[np.ndarray] = []
     con = store.connection
     cols = ", ".join(
@@ -405,7 +439,7 @@ def import_panel(
     try:
         for k, raw in enumerate(chunks):
             progress(f"reading {path.name}: chunk {k + 1}", 0.1)
-            checked = _check_chunk(raw, spec, out.dropped, off)
+            checked = _check_chunk(raw, spec, out.dropped, off, chunk_notes)
             hashes.append(_key_hashes(checked))
             if checked.height:
                 con.register("_etfflow_chunk", checked.to_arrow())
@@ -413,6 +447,7 @@ def import_panel(
                     con.execute(f"INSERT INTO {_STAGE} SELECT * FROM _etfflow_chunk")
                 finally:
                     con.unregister("_etfflow_chunk")
+        out.notes.extend(sorted(chunk_notes))
         if off:
             shown = sorted(off)
             n_off = out.dropped.get("non_session_rows", 0)
@@ -423,9 +458,11 @@ def import_panel(
         progress(f"checking {path.name}", 0.4)
         every = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
         del hashes
-        if len(every) and pl.Series(every).is_duplicated().any():  # else no key can repeat
+        every.sort()  # in place: 8 bytes a row, where a hash set would take several times that
+        if len(every) > 1 and bool((every[1:] == every[:-1]).any()):  # else no key can repeat
             _drop_repeats(store, spec, out.dropped)
         del every
+        _whole_file_checks(store, spec, src)  # after repeats, as the whole-file reader's order
         progress(f"writing {path.name}", 0.5)
         values = ", ".join(
             (_q(c) if c in spec.values else f"NULL::{_sql_type(c)}") + f" AS {_q(c)}"
@@ -456,9 +493,71 @@ def import_panel(
     return out
 
 
+def _whole_file_checks(store: Store, spec: _Spec, source: str) -> None:
+    """`etfflow.checks` on the whole staged file, in SQL, with its messages: a fund whose every shares
+    count is 0, and values `checks.FACTOR` times the stored ones (every overlapping day of a fund, or one
+    day of the same source)."""
+    con = store.connection
+    file = spec.file
+    if "shares_outstanding" in spec.values:
+        zero = con.execute(
+            f"SELECT ticker, count(shares_outstanding) AS n FROM {_STAGE} GROUP BY ticker "
+            "HAVING count(shares_outstanding) >= 5 AND bool_and(shares_outstanding = 0) "
+            "ORDER BY min(_row) LIMIT 1"
+        ).fetchone()
+        if zero:
+            first = con.execute(
+                f"SELECT min(_row) FROM {_STAGE} WHERE ticker = {_literal(zero[0])}"
+            ).fetchone()
+            raise ValidationError(
+                f"every one of the {zero[1]} shares counts of {zero[0]} is 0: swapped or mis-scaled columns? "
+                "nothing was imported",
+                file=file,
+                row=int(first[0]) if first else None,
+                field=spec.chosen.get("shares_outstanding", "shares_outstanding"),
+            )
+    cols = [c for c in ("shares_outstanding", "nav") if c in spec.values]
+    if not cols or not con.execute("SELECT count(*) FROM (SELECT 1 FROM daily LIMIT 1)").fetchone()[0]:  # type: ignore[index]
+        return
+    far = checks.FACTOR
+    for c in cols:
+        q = _q(c)
+        pairs = (
+            f"SELECT n.ticker, n.date, n.{q} AS v, d.{q} AS vs, d.source AS ss, n.{q} / d.{q} AS ratio "
+            f"FROM {_STAGE} n JOIN daily d ON d.date = n.date AND d.ticker = n.ticker "
+            f"WHERE n.{q} > 0 AND d.{q} > 0"
+        )
+        whole = con.execute(
+            f"SELECT ticker, count(*), min(ratio), max(ratio) FROM ({pairs}) GROUP BY ticker "
+            f"HAVING min(ratio) >= {far!r} OR max(ratio) <= {1 / far!r} ORDER BY ticker LIMIT 1"
+        ).fetchone()
+        if whole:
+            tick, n, lo, hi = whole
+            factor = lo if lo >= far else hi
+            raise ValidationError(
+                f"{tick}: every one of the {n} overlapping {c} values differs from the stored "
+                f"one by a factor of {factor:.3g} or more (swapped or mis-scaled columns?); "
+                "nothing was imported",
+                file=file,
+                field=c,
+            )
+        one = con.execute(
+            f"SELECT ticker, date, v, vs, ratio FROM ({pairs}) WHERE ss = {_literal(source)} "
+            f"AND (ratio >= {far!r} OR ratio <= {1 / far!r}) ORDER BY date, ticker LIMIT 1"
+        ).fetchone()
+        if one:
+            tick, day, v, vs, ratio = one
+            raise ValidationError(
+                f"{tick} {day}: {c} {v:,.6g} would replace the stored {vs:,.6g} "
+                f"(a factor of {ratio:.3g}: a truncated or mis-scaled value?); nothing was imported",
+                file=file,
+                field=c,
+            )
+
+
 def _sql_type(col: str) -> str:
-    # `estimated` (China exchange counts) is BOOLEAN: a NULL::DOUBLE stand-in breaks COALESCE in upsert_from
-    return {"so_lag": "TINYINT", "estimated": "BOOLEAN"}.get(col, "DOUBLE")
+    dtype = TABLES["daily"].column(col).dtype
+    return "BOOLEAN" if dtype == pl.Boolean else "TINYINT" if dtype == pl.Int8 else "DOUBLE"
 
 
 def _drop_repeats(store: Store, spec: _Spec, dropped: dict[str, int]) -> None:
@@ -528,16 +627,18 @@ def refresh_flows_from(store: Store, touched: str) -> int:
     groups = [r[0] for r in con.execute(f"SELECT DISTINCT grp FROM {_CTX} ORDER BY grp").fetchall()]
     written = 0
     full: list[str] = []
-    units = funds_units(store)
+    from etfflow.pipeline import funds_table
+
+    funds = funds_table(store)
     try:
         for g in groups:
-            written += _flows_group(store, g, full, units)
+            written += _flows_group(store, g, full, funds)
         if full:
             con.execute(
                 f"UPDATE {_CTX} SET ctx_start = NULL, keep_from = NULL, grp = -1 "
                 f"WHERE ticker IN (SELECT unnest({_literal(full)}))"
             )
-            written += _flows_group(store, -1, [], units)
+            written += _flows_group(store, -1, [], funds)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {_CTX}")
     return written
@@ -595,9 +696,9 @@ def _context(store: Store, touched: str) -> None:
     )
 
 
-def _flows_group(store: Store, grp: int, full: list[str], units: dict[str, float]) -> int:
+def _flows_group(store: Store, grp: int, full: list[str], funds: pl.DataFrame) -> int:
     """Recompute and write the flows of one read group; tickers needing a full recompute go to `full`."""
-    from etfflow.flows.daily import merge_sources
+    from etfflow.flows.daily import MONTHLY_SOURCES, compute_flows, merge_sources
     from etfflow.flows.flags import Flag
 
     con = store.connection
@@ -614,17 +715,22 @@ def _flows_group(store: Store, grp: int, full: list[str], units: dict[str, float
     keep_from = daily["keep_from"]
     daily = daily.drop("keep_from").with_columns(pl.col("so_lag").cast(pl.Int8))
     same_key = (daily["ticker"] == daily["ticker"].shift(1)) & (daily["date"] == daily["date"].shift(1))
-    if same_key.any() or daily["source"].n_unique() > 1:
-        # several sources state some fund's day: merge them (keeping the row order by ticker, date)
-        merged = merge_sources(daily)
-        keep_from = merged.join(
-            daily.select("ticker", keep_from.alias("keep_from")).unique("ticker"), on="ticker", how="left"
-        )["keep_from"]
+    tickers = daily["ticker"].unique().to_list()
+    simple = (
+        not same_key.any()
+        and daily["source"].n_unique() == 1
+        and daily["source"][0] not in MONTHLY_SOURCES
+        and not daily["estimated"].any()
+        and set(calendar.fund_markets(funds, tickers).values()) == {"US"}
+    )
+    if not simple:
+        # several sources, estimated or month-end counts, other markets: the general computation
+        flows = compute_flows(merge_sources(daily), funds)
+        keep_map = daily.select("ticker", keep_from.alias("keep_from")).unique("ticker")
+        keep = flows.join(keep_map, on="ticker", how="left")["keep_from"]
+        kept = flows.filter(keep.is_null() | (flows["available_on"] >= keep))
     else:
-        merged = daily.drop("source")
-    flows, rows = flows_frame(merged, units)
-    keep = keep_from.gather(rows)
-    kept = flows.filter(keep.is_null() | (flows["available_on"] >= keep))
+        kept = _simple_flows(daily.drop("source"), keep_from, funds_units(funds))
     if grp >= 0:
         split = int(Flag.SPLIT)
         new_split = kept.filter((pl.col("flags") & split) != 0)["ticker"].unique().to_list()
@@ -663,16 +769,25 @@ _FLOW_INPUTS = (
     "shares_outstanding",
     "total_net_assets",
     "split_factor",
+    "estimated",
     "so_lag",
 )
 
 
+def _simple_flows(daily: pl.DataFrame, keep_from: pl.Series, units: dict[str, float]) -> pl.DataFrame:
+    """Flows of a single-source US panel sorted by (ticker, date), from each row's `keep_from` on."""
+    flows, rows = flows_frame(daily, units)
+    keep = keep_from.gather(rows)
+    return flows.filter(keep.is_null() | (flows["available_on"] >= keep))
+
+
 def flows_frame(daily: pl.DataFrame, units: dict[str, float]) -> tuple[pl.DataFrame, pl.Series]:
-    """`etfflow.flows.daily.compute_flows` for a merged panel already sorted by (ticker, date).
+    """`etfflow.flows.daily.compute_flows` for a single-source US panel already sorted by (ticker, date).
 
     The same rules and kernel, without the re-sorting and Python-object columns (the streaming path
-    reads millions of rows sorted from the warehouse). Returns the flows (`flows_daily` columns) and,
-    for each, the row of `daily` it comes from. `units`: creation unit shares by ticker.
+    reads millions of rows sorted from the warehouse); no estimated or month-end counts. Returns the
+    flows (`flows_daily` columns) and, for each, the row of `daily` it comes from. `units`: creation
+    unit shares by ticker.
     """
     from etfflow.errors import DataQualityError
     from etfflow.flows.daily import FlowParams
@@ -753,14 +868,11 @@ def flows_frame(daily: pl.DataFrame, units: dict[str, float]) -> tuple[pl.DataFr
     return out, pl.Series(np.flatnonzero(keep))
 
 
-def funds_units(store: Store) -> dict[str, float]:
-    """Creation unit shares by ticker (stored funds merged over the taxonomy), as floats."""
-    from etfflow.pipeline import funds_table
-
-    f = funds_table(store)
+def funds_units(funds: pl.DataFrame) -> dict[str, float]:
+    """Creation unit shares by ticker, as floats (funds without one are left out)."""
     return {
         t: float(u)
-        for t, u in zip(f["ticker"].to_list(), f["creation_unit_shares"].to_list(), strict=True)
+        for t, u in zip(funds["ticker"].to_list(), funds["creation_unit_shares"].to_list(), strict=True)
         if u
     }
 

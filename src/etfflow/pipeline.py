@@ -148,10 +148,19 @@ def _import_streamed(
     store: Store, path: Path, info: Any, progress: Progress, options: dict[str, Any]
 ) -> ImportSummary:
     """One generic panel through the streaming path, as an ImportSummary."""
-    from etfflow.ingest import import_panel
+    import inspect
 
+    from etfflow.ingest import import_panel
+    from etfflow.sources.generic import read_generic_csv
+
+    try:  # the options the whole-file reader takes, refused as it refuses them
+        inspect.signature(read_generic_csv).bind(path, **options)
+    except TypeError as exc:
+        raise ConfigError(
+            f"format 'generic_{info.kind}' does not take option(s) {sorted(options)}: {exc}"
+        ) from exc
     done = import_panel(store, path, info, progress=progress, **options)
-    counts = {"added": done.added, "changed": done.changed, "unchanged": done.unchanged, "kept": done.kept}
+    counts = _counts(UpsertResult("daily", done.added, done.changed, done.unchanged, done.kept))
     return ImportSummary(
         file=str(path),
         format=done.source,
@@ -169,7 +178,9 @@ def _import_streamed(
 
 
 def _counts(r: UpsertResult) -> dict[str, int]:
-    return {"added": r.added, "changed": r.changed, "unchanged": r.unchanged, "kept": r.kept}
+    """Per-table counts; `kept` (stored values a blank left in place) only when there are any."""
+    out = {"added": r.added, "changed": r.changed, "unchanged": r.unchanged}
+    return out | ({"kept": r.kept} if r.kept else {})
 
 
 def kept_note(kept: int) -> list[str]:

@@ -66,7 +66,7 @@ def open_warehouse(db: Path | None) -> Warehouse:
     path, note = locate(db)
     if note:
         err_console.print(f"note: {note}", style="yellow", highlight=False, soft_wrap=True)
-    return Warehouse(path, read_only=True, note=note)
+    return Warehouse(path, read_only=True)  # the note is printed once, here
 
 
 def _check_range(start: dt.datetime | None, end: dt.datetime | None) -> None:

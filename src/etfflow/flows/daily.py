@@ -37,6 +37,11 @@ SOURCE_PRIORITY: dict[str, int] = {
     "csv": 20,
     "parquet": 20,
     "yfinance": 30,
+    # price files (etfflow.sources.prices): raw closes before total-return adjusted ones
+    "alphavantage": 35,
+    "yfinance_csv": 35,
+    "stooq_adjusted": 45,
+    "yahoo_adjclose": 45,
     "demo": 50,
     # China: exchange daily counts before Wind's month-end counts; Wind NAV before closes
     "cn_exchange_shares": 10,

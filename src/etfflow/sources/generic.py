@@ -16,6 +16,7 @@ import datetime as dt
 import io
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import polars as pl
 
@@ -26,6 +27,7 @@ from etfflow.sources.base import (
     Locator,
     PathLike,
     check_so_lag,
+    decode_text,
     drop_blank_rows,
     finish,
     parse_dates,
@@ -50,7 +52,16 @@ __all__ = [
 ALIASES: dict[str, tuple[str, ...]] = {
     "date": ("date", "as_of", "as_of_date", "asof_date", "trade_date", "nav_date", "market_date"),
     "ticker": ("ticker", "symbol", "fund", "fund_ticker", "etf", "ticker_symbol"),
-    "close": ("close", "close_price", "closing_price", "market_close", "price_close", "market_price"),
+    "close": (
+        "close",
+        "close_price",
+        "closing_price",
+        "market_close",
+        "price_close",
+        "market_price",
+        "closing_market_price",
+        "market_price_close",
+    ),
     "nav": ("nav", "nav_per_share", "net_asset_value", "nav_share", "net_asset_value_per_share"),
     "shares_outstanding": ("shares_outstanding", "shares_out", "outstanding_shares", "so", "shares"),
     "total_net_assets": ("total_net_assets", "net_assets", "tna", "aum", "total_net_asset_value"),
@@ -252,27 +263,60 @@ def _is_date(text: str) -> bool:
     return False
 
 
-def _strip_trailer(data: bytes) -> tuple[bytes, int]:
+def _date_index(data: bytes) -> int | None:
+    """Position of the date column in the header line (by alias), or None."""
+    first = decode_text(data[:4096]).split("\n", 1)[0]
+    cells = next(csv.reader([first]), [])
+    return next((i for i, c in enumerate(cells) if normalise_header(c) in ALIASES["date"]), None)
+
+
+_NUMBER = re.compile(r"^[-+]?\$?[\d,]*\.?\d+%?$")
+
+
+def _strip_trailer(data: bytes, date_index: int | None = None) -> tuple[bytes, int]:
     """Cut note rows that follow the data (issuer disclaimers); returns (data, rows cut).
 
-    A trailing row is blank, or has at most one non-empty cell and that cell is not a date; a
-    malformed data row (several cells, a bad date) is never cut, so it still raises naming its line.
+    Walking up from the end, a row is a note when it is blank, or when its date cell is not a date
+    and none of its cells is a number. A malformed data row (a bad date beside numbers) is never cut,
+    so it still raises naming its line.
     """
+    if date_index is None:
+        date_index = _date_index(data) or 0
     text = data.rstrip()
     cut = 0
     while cut < _MAX_TRAILER:
         nl = text.rfind(b"\n")
         if nl < 0:
             break
-        line = text[nl + 1 :].decode("utf-8", errors="replace").strip()
+        line = decode_text(text[nl + 1 :]).strip()
         if line:
-            cells = next(csv.reader([line]), [])
-            filled = [c for c in cells if c.strip()]
-            if len(filled) > 1 or (filled and _is_date(filled[0])):
+            cells = [c.strip() for c in next(csv.reader([line]), [])]
+            date_cell = cells[date_index] if date_index < len(cells) else ""
+            if _is_date(date_cell) or any(_NUMBER.match(c) for c in cells):
                 break
         text = text[:nl].rstrip()
         cut += 1 if line else 0
     return (text + b"\n", cut) if cut else (data, 0)
+
+
+def needs_whole_file(path: PathLike) -> bool:
+    """True for a CSV panel the chunked reader cannot take as it is: time-stamped dates or trailing notes."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(64 * 1024)
+            fh.seek(max(0, p.stat().st_size - 64 * 1024))
+            tail = fh.read()
+    except OSError:
+        return False
+    index = _date_index(head)
+    if index is None:
+        return False
+    for line in decode_text(head).splitlines()[1:20]:
+        cells = next(csv.reader([line]), [])
+        if index < len(cells) and re.match(_TZ_STAMP, cells[index].strip()):
+            return True
+    return _strip_trailer(tail, index)[1] > 0
 
 
 def read_generic_parquet(

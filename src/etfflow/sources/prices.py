@@ -14,8 +14,8 @@ Layouts (header; prices as stated -> what `daily` stores, under which source):
 Raw vs adjusted matters: flows value share changes at the raw price of the day, and AUM is shares x raw
 NAV; total returns need the adjusted series (or raw closes plus dividends and splits, which the close
 basis of the backtest adds itself). An adjusted-only file is stored as the close of a source named for
-it (`*_adjusted` / ``yahoo_adjclose``): its returns are total returns, and since `merge_sources` ranks
-unknown sources last, any raw close from another source wins for flows.
+it (`*_adjusted` / ``yahoo_adjclose``): its returns are total returns, and `SOURCE_PRIORITY` ranks it
+below every raw close (flows.daily), so any raw close from another source wins for flows.
 
 Rebuilding yfinance's raw prices: Yahoo multiplies prices before an ex-date s by ``1 - D_s / C_(s-1)``
 (C the raw close of the session before) and divides them by each later split ratio. Walking back from
@@ -230,17 +230,20 @@ def read_prices(path: PathLike, *, ticker: str | None = None) -> PriceSeries:
             field=header[date_col],
         )
     zeros = 0
-    for col in ("close", "open", "adjusted_close"):
-        if col not in frame.columns:
+    for col in ("close", "open", "adjusted_close", "volume", "distribution", "split_factor"):
+        if col not in label:
             continue
         if (frame[col] < 0).any():
             i = int((frame[col] < 0).arg_true()[0])
+            what = "price" if col in ("close", "open", "adjusted_close") else "value"
             raise ParseError(
-                f"price must not be negative, got {frame[col][i]}",
+                f"{what} must not be negative, got {frame[col][i]}",
                 file=file,
                 row=int(frame["_row"][i]),
-                field=label.get(col, col),
+                field=label[col],
             )
+        if col not in ("close", "open", "adjusted_close"):
+            continue
         zero = int((frame[col] == 0).sum())
         if zero:  # a vendor's "no trade" placeholder (Stooq has 0.0 opens), never a price
             zeros += zero
@@ -262,8 +265,15 @@ def read_prices(path: PathLike, *, ticker: str | None = None) -> PriceSeries:
             .otherwise(pl.col("distribution"))
             .alias("distribution"),
         )
-        if frame["split_factor"].drop_nulls().le(0).any():
-            raise ParseError("split coefficient must be positive", file=file, field=label["split_factor"])
+        zero_split = (frame["split_factor"] == 0).fill_null(False)
+        if zero_split.any():
+            i = int(zero_split.arg_true()[0])
+            raise ParseError(
+                "split coefficient must be positive (1 = no split)",
+                file=file,
+                row=int(frame["_row"][i]),
+                field=label["split_factor"],
+            )
     else:
         frame = frame.with_columns(pl.col("close").alias("adjusted_close"))
         notes.append(
@@ -307,7 +317,7 @@ def _resolve_ticker(
 
 def _unadjust_yfinance(frame: pl.DataFrame) -> pl.DataFrame:
     """Raw open/close/volume/dividends from yfinance's adjusted columns (see the module doc)."""
-    adj = frame["close"].to_numpy().astype(np.float64)
+    adj = frame["close"].fill_null(np.nan).to_numpy().astype(np.float64)
     div = frame["distribution"].fill_null(0.0).to_numpy().astype(np.float64)
     split = frame["split_factor"].fill_null(0.0).to_numpy().astype(np.float64)
     n = len(adj)
@@ -316,6 +326,9 @@ def _unadjust_yfinance(frame: pl.DataFrame) -> pl.DataFrame:
         c[-1] = adj[-1]
         m = 1.0
         for t in range(n - 2, -1, -1):
+            if not np.isfinite(adj[t]):  # a missing close: no price that day, the factor carries on
+                c[t] = np.nan
+                continue
             c[t] = adj[t] / m + div[t + 1] if div[t + 1] > 0 else adj[t] / m
             m = adj[t] / c[t]
     ratio = np.where(split > 0, split, 1.0)
@@ -331,7 +344,7 @@ def _unadjust_yfinance(frame: pl.DataFrame) -> pl.DataFrame:
         .then(pl.col("distribution") * pl.Series(later))
         .alias("distribution"),
         pl.when(pl.col("split_factor") > 0).then(pl.col("split_factor")).alias("split_factor"),
-    )
+    ).with_columns(pl.col("adjusted_close", "close", "open").fill_nan(None))
 
 
 def read_price_file(

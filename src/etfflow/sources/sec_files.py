@@ -107,6 +107,11 @@ def read_fund_ids_file(path: PathLike) -> ImportBatch:
         f"{len(ids)} tickers mapped to SEC identifiers, all stored in the id map (`sec_ids`); "
         "only funds the warehouse knows get them in `funds`"
     ]
+    dropped: dict[str, int] = {}
+    if ids.malformed:
+        dropped["malformed_identifiers"] = len(ids.malformed)
+        shown = ", ".join(ids.malformed[:5]) + (" ..." if len(ids.malformed) > 5 else "")
+        notes.append(f"{len(ids.malformed)} record(s) with a malformed identifier left out: {shown}")
     if ids.conflicts:
         shown = ", ".join(ids.conflicts[:10]) + (" ..." if len(ids.conflicts) > 10 else "")
         notes.append(f"{len(ids.conflicts)} ticker(s) map to several series (the latest wins): {shown}")
@@ -114,6 +119,7 @@ def read_fund_ids_file(path: PathLike) -> ImportBatch:
         source=FUND_IDS_SOURCE,
         file=file,
         daily=empty("daily"),
+        dropped=dropped,
         notes=notes,
         tables={"funds": frame.filter(pl.col("ticker").is_not_null()), "sec_ids": ids.id_frame()},
     )

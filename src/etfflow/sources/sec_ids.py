@@ -27,7 +27,7 @@ import polars as pl
 from lxml import etree
 
 from etfflow.checks import refuse_dtd
-from etfflow.errors import NotFoundError, ParseError
+from etfflow.errors import NotFoundError, ParseError, quote
 from etfflow.schema import validate
 from etfflow.sources.base import read_bytes
 
@@ -70,8 +70,25 @@ def normalize_cik(value: str | int) -> str:
     return text.zfill(10)
 
 
+def _malformed(rec: FundIds) -> str | None:
+    """What is malformed in a record's ticker, series or class id (etfflow.checks.IDENTIFIERS), or None."""
+    from etfflow.checks import IDENTIFIERS
+
+    for label, col, value in (
+        ("ticker", "ticker", rec.ticker),
+        ("series id", "series_id", rec.series_id),
+        ("class id", "class_id", rec.class_id),
+    ):
+        if value is not None and not IDENTIFIERS[col].match(value):
+            return f"{label} {quote(value, 30)}"
+    return None
+
+
 def _ticker(value: object) -> str | None:
+    """Upper case, outer parentheses dropped (SEC's 2024-08 and 2025-09 maps list '(NWAGX)')."""
     text = str(value).strip().upper() if value is not None else ""
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1].strip()
     return text or None
 
 
@@ -91,7 +108,12 @@ class FundIdMap:
         self._by_ticker: dict[str, FundIds] = {}
         self._by_series: dict[str, dict[str | None, FundIds]] = {}
         conflicts: set[str] = set()
+        malformed: list[str] = []
         for rec in records:
+            bad = _malformed(rec)
+            if bad is not None:
+                malformed.append(bad)
+                continue
             if rec.series_id is not None:
                 self._by_series.setdefault(rec.series_id, {})[rec.class_id] = rec
             if rec.ticker is None:
@@ -104,6 +126,8 @@ class FundIdMap:
                     conflicts.add(rec.ticker)
             self._by_ticker[rec.ticker] = rec
         self.conflicts: tuple[str, ...] = tuple(sorted(conflicts))
+        #: records left out because an identifier is malformed ("ticker 'X Y'", "series id 'S12'", ...)
+        self.malformed: tuple[str, ...] = tuple(malformed)
 
     def __len__(self) -> int:
         return len(self._by_ticker)

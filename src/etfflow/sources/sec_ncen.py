@@ -140,8 +140,10 @@ def parse_ncen(
     file: str | None = None,
 ) -> NcenFiling:
     """Parse an N-CEN full submission (.txt) or bare N-CEN XML."""
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    header, raw = split_submission(raw, types=("N-CEN",), file=file)
+    whole = data.encode("utf-8") if isinstance(data, str) else data
+    header, raw = split_submission(whole, types=("N-CEN",), file=file)
+    body = raw.lstrip(b"\xef\xbb\xbf \t\r\n")
+    line0 = whole.count(b"\n", 0, max(whole.find(body[:256]), 0))  # file lines before the XML
     if header is not None:
         accession = accession or header.accession
         filed_on = filed_on or header.filed_on
@@ -179,7 +181,7 @@ def parse_ncen(
     )
     issues: list[str] = []
     etfs = tuple(
-        _etf(e, header, classes_by_series, issues, file=file)
+        _etf(e, header, classes_by_series, issues, file=file, line0=line0)
         for e in form.iterfind(_p("exchangeSeriesInfo", "exchangeTradedFund"))
     )
     return NcenFiling(
@@ -204,6 +206,7 @@ def _etf(
     issues: list[str],
     *,
     file: str | None,
+    line0: int = 0,
 ) -> NcenEtf:
     sid = _na(_text(e, _p("etfSeriesId")))
     name = _text(e, _p("fundName"))
@@ -231,8 +234,9 @@ def _etf(
     cu_shares: int | None = None
     if cu is not None and not 0 < cu <= 1e9:
         raise ValidationError(
-            f"implausible creation unit of {cu:g} shares (ETF entry at XML line {e.sourceline})",
+            f"implausible creation unit of {cu:g} shares (the ETF entry starting on this row)",
             file=file,
+            row=line0 + e.sourceline,
             field="creationUnitNumOfShares",
         )
     if cu is not None:
@@ -268,7 +272,7 @@ def _etf(
                 ),
             )
         )
-    _check_identity(e, sid, tickers, class_id, name, aps, file=file)
+    _check_identity(e, sid, tickers, class_id, name, aps, file=file, row=line0 + e.sourceline)
     return NcenEtf(
         series_id=sid,
         name=name,
@@ -294,21 +298,27 @@ def _check_identity(
     aps: list[AuthorizedParticipant],
     *,
     file: str | None,
+    row: int,
 ) -> None:
-    """Refuse an ETF entry whose ticker, series id, class id or names break `etfflow.checks`' rules."""
-    where = f" (ETF entry at XML line {e.sourceline} of the N-CEN document)"
+    """Refuse an ETF entry whose ticker, series id, class id or names break `etfflow.checks`' rules.
+
+    `row` is the file line where the entry starts (errors name it and the XML field)."""
+    where = " (the ETF entry starting on this row)"
     for t in tickers:
         if not TICKER_RE.fullmatch(t):
-            raise ValidationError(f"not a ticker: {quote(t)}{where}", file=file, field="fundsTickerSymbol")
+            raise ValidationError(
+                f"not a ticker: {quote(t)}{where}", file=file, row=row, field="fundsTickerSymbol"
+            )
     for value, pattern, tag in ((sid, SERIES_RE, "etfSeriesId"), (class_id, CLASS_RE, "classId")):
         if value is not None and not pattern.fullmatch(value):
-            raise ValidationError(f"malformed id {quote(value)}{where}", file=file, field=tag)
+            raise ValidationError(f"malformed id {quote(value)}{where}", file=file, row=row, field=tag)
     texts = [("fundName", name)] + [("authorizedParticipantName", a.name) for a in aps]
     for tag, text in texts:
         if text is not None and (len(text) > NAME_MAX or CONTROL_CHARS.search(text)):
             raise ValidationError(
                 f"not a name: {quote(text)}{where} (control characters, or longer than {NAME_MAX})",
                 file=file,
+                row=row,
                 field=tag,
             )
 

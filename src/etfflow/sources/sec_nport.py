@@ -602,11 +602,14 @@ def read_nport_dataset(
                 _dataset_date(r["FILING_DATE"], file=where, row=n, field="FILING_DATE"),
             )
         ciks: dict[str, str] = {}
+        registrants: dict[str, str] = {}  # the fund name of filers without series
         if no_series == "cik":
             reg = _member(zf, "REGISTRANT.tsv", file=file)
-            for _, r in _tsv(zf, reg, ("ACCESSION_NUMBER", "CIK"), file=file):
+            for _, r in _tsv(zf, reg, ("ACCESSION_NUMBER", "CIK"), file=file, optional=("REGISTRANT_NAME",)):
                 if r["CIK"].isdigit():
                     ciks[r["ACCESSION_NUMBER"]] = normalize_cik(r["CIK"])
+                if r["REGISTRANT_NAME"]:
+                    registrants[r["ACCESSION_NUMBER"]] = r["REGISTRANT_NAME"]
         cols: dict[str, list[Any]] = {k: [] for k in _MONTHLY_SCHEMA}
         kept = _empty_monthly()
         total = 0
@@ -650,7 +653,9 @@ def read_nport_dataset(
                 cols["net_assets"].append(net_assets if i == 3 else None)
                 cols["accession"].append(acc)
                 cols["filed_on"].append(filed_on)
-                cols["series_name"].append(r["SERIES_NAME"] or None)
+                cols["series_name"].append(
+                    r["SERIES_NAME"] or (registrants.get(acc) if not r["SERIES_ID"] else None)
+                )
             if len(cols["series_id"]) >= _CHUNK_ROWS:
                 total += len(cols["series_id"])
                 kept = _latest(pl.concat([kept, pl.DataFrame(cols, schema=_MONTHLY_SCHEMA)]))

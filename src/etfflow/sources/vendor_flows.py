@@ -266,7 +266,7 @@ def _read_csv(
     dropped: dict[str, int],
 ) -> tuple[pl.DataFrame, Locator, dict[str, str]]:
     """Long or wide CSV -> `_row`, date (text), ticker, flow (USD), and the flow column's header."""
-    frame, locate = read_csv_strings(data, file)
+    frame, locate = _csv_strings(data, file)
     found: dict[str, str] = {}
     unit: str | None = None
     for h in frame.columns:
@@ -307,6 +307,24 @@ def _read_csv(
         return out, locate, labels
     labels = {"date": found["date"], "ticker": "(fund column header)", "flow_usd": "(fund column)"}
     return _wide(frame, found["date"], file, units, locate, notes), locate, labels
+
+
+def _csv_strings(data: bytes, file: str) -> tuple[pl.DataFrame, Locator]:
+    """`read_csv_strings` without decoding a large UTF-8 file to text first (the line map is built
+    only if an error needs it); other encodings go through `read_csv_strings`."""
+    if b'"' in data or (not data.isascii() and data[:3] != b"\xef\xbb\xbf"):
+        return read_csv_strings(data, file)
+    try:
+        frame = pl.read_csv(data, infer_schema=False, truncate_ragged_lines=False)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise ParseError(f"not a readable CSV file: {exc}", file=file) from exc
+    frame = frame.rename({c: c.strip().lstrip("\ufeff").strip() for c in frame.columns})
+    frame = frame.with_columns(pl.all().str.strip_chars())
+
+    def locate(index: int) -> int:
+        return index + 2  # no quotes: one line per record, the header on line 1
+
+    return frame, locate
 
 
 def _number(values: pl.Series, rows: pl.Series, file: str, field: str, locate: Locator) -> pl.Series:
