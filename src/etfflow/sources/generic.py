@@ -392,6 +392,72 @@ def _resolve_columns(
     return chosen, [c for c in columns if c not in used]
 
 
+#: the note of a panel whose dates carry a time of day (and zone)
+STAMPED_NOTE = "time-stamped dates read as the local date (time and zone dropped)"
+
+
+def resolve_panel_columns(
+    columns: Sequence[str],
+    mapping: Mapping[str, str] | None,
+    ticker: str | None,
+    *,
+    file: str,
+    header_row: int | None,
+) -> tuple[dict[str, str], list[str]]:
+    """`_resolve_columns`, then the required columns: a date column, and a ticker column or `ticker=`
+    (not both). Shared by the whole-file and the streaming (`etfflow.ingest`) readers."""
+    chosen, ignored = _resolve_columns(columns, mapping, file=file, header_row=header_row)
+    if "date" not in chosen:
+        raise ParseError(
+            f"missing required column (columns: {list(columns)}); pass mapping={{'<column>': 'date'}}",
+            file=file,
+            row=header_row,
+            field="date",
+        )
+    if "ticker" in chosen and ticker is not None:
+        raise ConfigError(f"ticker={ticker!r} given but the file has a ticker column {chosen['ticker']!r}")
+    if "ticker" not in chosen and ticker is None:
+        raise ParseError(
+            "missing required column; pass ticker= for a single-fund file or mapping= to name the column",
+            file=file,
+            row=header_row,
+            field="ticker",
+        )
+    return chosen, ignored
+
+
+def fixed_ticker(ticker: str) -> str:
+    """The `ticker=` of a single-fund file, upper case; ConfigError when it is not a ticker."""
+    symbol = ticker.strip().upper()
+    if not re.fullmatch(_TICKER, symbol):
+        raise ConfigError(f"not a ticker: {ticker!r}")
+    return symbol
+
+
+def local_dates(frame: pl.DataFrame) -> tuple[pl.DataFrame, bool]:
+    """Time-stamped text dates ('2024-01-02T16:00:00Z') cut to their local date; (frame, any were cut)."""
+    if frame["date"].dtype != pl.String:
+        return frame, False
+    stamped = frame["date"].str.contains(_TZ_STAMP).fill_null(False)
+    if not stamped.any():
+        return frame, False
+    return frame.with_columns(
+        pl.when(stamped).then(pl.col("date").str.slice(0, 10)).otherwise(pl.col("date")).alias("date")
+    ), True
+
+
+def parse_tickers(values: pl.Series, rows: pl.Series, *, file: str, field: str, locate: Locator) -> pl.Series:
+    """A ticker column stripped and upper-cased; ParseError naming the first row that is not a ticker."""
+    tick = values.cast(pl.String).str.strip_chars().str.to_uppercase()
+    uniq = tick.unique()  # checked once per distinct value: panels repeat a few tickers many times
+    bad_u = uniq.filter(uniq.is_null() | ~uniq.str.contains(_TICKER))
+    if bad_u.len():
+        bad = tick.is_null() | tick.is_in(bad_u.drop_nulls())
+        i = int(bad.arg_true()[0])
+        raise ParseError(f"not a ticker: {values[i]!r}", file=file, row=locate(int(rows[i])), field=field)
+    return tick
+
+
 def _build(
     frame: pl.DataFrame,
     locate: Locator,
@@ -409,23 +475,7 @@ def _build(
     """Shared body of the CSV and Parquet readers."""
     so_lag = check_so_lag(so_lag)
     stamp = resolve_retrieved_at(path, retrieved_at)
-    chosen, ignored = _resolve_columns(frame.columns, mapping, file=file, header_row=header_row)
-    if "date" not in chosen:
-        raise ParseError(
-            f"missing required column (columns: {frame.columns}); pass mapping={{'<column>': 'date'}}",
-            file=file,
-            row=header_row,
-            field="date",
-        )
-    if "ticker" in chosen and ticker is not None:
-        raise ConfigError(f"ticker={ticker!r} given but the file has a ticker column {chosen['ticker']!r}")
-    if "ticker" not in chosen and ticker is None:
-        raise ParseError(
-            "missing required column; pass ticker= for a single-fund file or mapping= to name the column",
-            file=file,
-            row=header_row,
-            field="ticker",
-        )
+    chosen, ignored = resolve_panel_columns(frame.columns, mapping, ticker, file=file, header_row=header_row)
     notes: list[str] = [f"so_lag={so_lag} declared by the caller" if so_lag is not None else "so_lag unknown"]
     if ignored:
         notes.append(f"ignored column(s): {ignored}")
@@ -436,13 +486,9 @@ def _build(
     rows = frame["_row"]
     labels = dict(chosen)
     formats = (date_format,) if date_format else DATE_FORMATS
-    if frame["date"].dtype == pl.String:
-        stamped = frame["date"].str.contains(_TZ_STAMP).fill_null(False)
-        if stamped.any():
-            notes.append("time-stamped dates read as the local date (time and zone dropped)")
-            frame = frame.with_columns(
-                pl.when(stamped).then(pl.col("date").str.slice(0, 10)).otherwise(pl.col("date")).alias("date")
-            )
+    frame, stamped = local_dates(frame)
+    if stamped:
+        notes.append(STAMPED_NOTE)
     out: dict[str, pl.Series] = {
         "_row": rows,
         "date": parse_dates(
@@ -450,22 +496,9 @@ def _build(
         ),
     }
     if "ticker" in chosen:
-        tick = frame["ticker"].cast(pl.String).str.strip_chars().str.to_uppercase()
-        bad = tick.is_null() | ~tick.str.contains(_TICKER)
-        if bad.any():
-            i = int(bad.arg_true()[0])
-            raise ParseError(
-                f"not a ticker: {frame['ticker'][i]!r}",
-                file=file,
-                row=locate(rows[i]),
-                field=labels["ticker"],
-            )
-        out["ticker"] = tick
+        out["ticker"] = parse_tickers(frame["ticker"], rows, file=file, field=labels["ticker"], locate=locate)
     else:
-        symbol = (ticker or "").strip().upper()
-        if not re.fullmatch(_TICKER, symbol):
-            raise ConfigError(f"not a ticker: {ticker!r}")
-        out["ticker"] = pl.Series("ticker", [symbol] * frame.height, dtype=pl.String)
+        out["ticker"] = pl.Series("ticker", [fixed_ticker(ticker or "")] * frame.height, dtype=pl.String)
     for c in VALUE_COLUMNS:
         if c in chosen:
             out[c] = parse_float(frame[c].alias(c), rows, file=file, field=labels[c], locate=locate)
