@@ -26,6 +26,7 @@ from etfflow.sources.base import (
     ImportBatch,
     Locator,
     PathLike,
+    cell_text,
     check_so_lag,
     decode_text,
     drop_blank_rows,
@@ -177,7 +178,7 @@ def read_generic_xlsx(
     keep = [j for j, h in enumerate(header) if h]
     body = [r for r in rows[header_at + 1 :]]
     frame = pl.DataFrame(
-        {header[j]: [_cell_text(r[j]) if j < len(r) else None for r in body] for j in keep},
+        {header[j]: [cell_text(r[j]) if j < len(r) else None for r in body] for j in keep},
         schema={header[j]: pl.String for j in keep},
     )
 
@@ -197,19 +198,6 @@ def read_generic_xlsx(
         retrieved_at=retrieved_at,
         header_row=header_at + 1,
     )
-
-
-def _cell_text(value: object) -> str | None:
-    """A spreadsheet cell as the text the CSV path parses (dates ISO, integral floats without '.0')."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def read_generic_csv(
