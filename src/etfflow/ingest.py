@@ -795,12 +795,7 @@ def flows_frame(daily: pl.DataFrame, units: dict[str, float]) -> tuple[pl.DataFr
         arr(daily["split_factor"]),
         lag,
         unit,
-        p.split_tol_so,
-        p.split_tol_nav,
-        p.bad_print_jump,
-        p.bad_print_reversal,
-        p.large,
-        p.odd_lot_tol,
+        *p.thresholds(),
         SPLIT_RATIOS,
     )
     lag_unknown = lag_col.is_null().to_numpy()
