@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 
 from etfflow.signals.common import jsonable
-from etfflow.signals.fund_signals import F64, FlowPanel, SignalParams, _ffill
+from etfflow.signals.fund_signals import F64, FlowPanel, SignalParams, _ffill, exact_z
 
 __all__ = ["HORIZONS", "EventStudy", "event_study", "rolling_z"]
 
@@ -86,22 +86,10 @@ def rolling_z(x: F64, window: int, min_obs: int) -> F64:
         shaky = known & (n >= max(min_obs, 2)) & (var <= 1e-8 * (s2 / n))
     for r in np.unique(np.nonzero(shaky)[0]):
         cols = np.flatnonzero(shaky[r])
-        z[r, cols] = _exact_z(x[max(0, r - window + 1) : r + 1, cols], x[r, cols])
+        z[r, cols] = exact_z(x[max(0, r - window + 1) : r + 1, cols], x[r, cols])
         sd[r, cols] = np.where(np.isfinite(z[r, cols]), 1.0, 0.0)
     ok = known & (n >= max(min_obs, 2)) & (sd > 0) & np.isfinite(z)
     return np.where(ok, z, np.nan)
-
-
-def _exact_z(hist: F64, last: F64) -> F64:
-    """z of `last` against the known values of `hist` (sample sd), NaN for a zero deviation."""
-    known = ~np.isnan(hist)
-    n = known.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(known, hist, 0.0).sum(axis=0) / n
-        dev = np.where(known, hist - mean, 0.0)
-        sd = np.sqrt((dev**2).sum(axis=0) / (n - 1))
-        z = (last - mean) / sd
-    return np.where((sd > 0) & np.isfinite(z), z, np.nan)
 
 
 def _reading(excess: float | None, t: float | None, sign: int, n: int, min_events: int) -> str:

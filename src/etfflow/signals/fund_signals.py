@@ -244,6 +244,18 @@ def f20_at(
     return f20, k, base
 
 
+def exact_z(hist: F64, last: F64) -> F64:
+    """z of `last` against the known values of `hist` (sample sd), NaN for a zero deviation."""
+    known = ~np.isnan(hist)
+    n = known.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(known, hist, 0.0).sum(axis=0) / n
+        dev = np.where(known, hist - mean, 0.0)
+        sd = np.sqrt((dev**2).sum(axis=0) / (n - 1))
+        z = (last - mean) / sd
+    return np.where((sd > 0) & np.isfinite(z), z, np.nan)
+
+
 def zscore_at(x: F64, rows: npt.NDArray[np.int64], window: int, min_obs: int) -> F64:
     """(x - mean) / std (ddof=1) over the trailing `window` rows, the row itself included.
 
@@ -253,14 +265,8 @@ def zscore_at(x: F64, rows: npt.NDArray[np.int64], window: int, min_obs: int) ->
     out = np.full((len(rows), x.shape[1]), np.nan)
     for i, r in enumerate(rows):
         hist = x[max(0, r - window + 1) : r + 1]
-        known = ~np.isnan(hist)
-        n = known.sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(known, hist, 0.0).sum(axis=0) / n
-            dev = np.where(known, hist - mean, 0.0)
-            sd = np.sqrt((dev**2).sum(axis=0) / (n - 1))
-            z = (x[r] - mean) / sd
-        out[i] = np.where((n >= max(min_obs, 2)) & (sd > 0) & np.isfinite(z), z, np.nan)
+        n = (~np.isnan(hist)).sum(axis=0)
+        out[i] = np.where(n >= max(min_obs, 2), exact_z(hist, x[r]), np.nan)
     return out
 
 
