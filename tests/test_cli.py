@@ -102,3 +102,16 @@ def test_exit_codes(demo_db: Path, tmp_path: Path) -> None:
     assert code == 5 and "synthetic demo warehouse" in out
     code, out = run("flows", "SPY", "--freq", "q", "--db", str(demo_db))
     assert code == 2
+
+
+def test_help_texts_show_no_type_tags() -> None:
+    """Every command's --help (and the group's) lists its flags without Typer's "<bool>" type tag."""
+    import typer.main
+
+    names = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    assert {"flows", "top", "report", "backtest", "research", "signals"} <= set(names)
+    for args in [["--help"], *[[n, "--help"] for n in names]]:
+        res = runner.invoke(app, args, env={"COLUMNS": "160"})
+        assert res.exit_code == 0, (args, res.output)
+        assert "--help" in res.output
+        assert "<bool>" not in res.output, args

@@ -183,7 +183,7 @@ def test_missing_data_is_reported_not_invented() -> None:
     assert rep.sectors.cd_ratio == 1.0 and "1/2 sectors with net inflows" in md
     assert rep.empty_sections() == ["Fixed Income Flows", "Thematic Highlights"]
     assert "## Fixed Income Flows\n\n**No data in this window**" in md
-    assert rep.fixed_income.rates is None and rep.composite.rows[2].reading is None
+    assert rep.fixed_income.rates is None and rep.composite.rows[3].reading is None
     assert "value" in rep.styles.missing and rep.styles.growth_value is None
     assert "unclassified 1 (ZZZZ)" in md  # a fund outside the taxonomy is listed, not dropped
     assert "No data in the window for: VOO, QQQ, IWM, DIA." in md

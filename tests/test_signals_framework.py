@@ -12,6 +12,7 @@ from etfflow.signals.composite import composite, risk_appetite, rotation_phase
 from etfflow.signals.fixed_income import fixed_income_flows
 from etfflow.signals.overview import cd_ratio, group_totals, report_window
 from etfflow.signals.regime import broad_market, risk_regime
+from etfflow.signals.rules import ETFFLOW, FIDELITY_SECTORS
 from etfflow.signals.sectors import (
     breadth_band,
     breadth_history,
@@ -242,7 +243,7 @@ def test_leaders_and_laggards_break_ties_by_name() -> None:
 
 def test_all_negative_sector_flows() -> None:
     flows = {f"X{i}": (-1.0 if SECTORS[s][0] == "cyclical" else -3.0) for i, s in enumerate(SECTORS)}
-    s = sector_rotation(totals_frame(flows), sector_funds())
+    s = sector_rotation(totals_frame(flows), sector_funds(), rules=FIDELITY_SECTORS)  # etfflow variant
     assert s.positive == 0 and s.breadth == 0.0 and s.breadth_band == "narrow"
     assert s.leaders == [] and len(s.laggards) == 3
     assert s.cyclical_usd == -8.0 and s.defensive_usd == -9.0
@@ -259,7 +260,7 @@ def test_cd_ratio_bands_from_sector_flows() -> None:
         n_d = len(SECTORS) - n_c
         for i, s in enumerate(SECTORS):
             flows[f"X{i}"] = c / n_c if SECTORS[s][0] == "cyclical" else d / n_d
-        s = sector_rotation(totals_frame(flows), sector_funds())
+        s = sector_rotation(totals_frame(flows), sector_funds(), rules=FIDELITY_SECTORS)
         return s.cd_ratio, s.cd_band
 
     assert run(8.0, -3.0) == (1.0, "cyclical")
@@ -466,10 +467,11 @@ def test_composite_rows_have_readings_and_basis() -> None:
     )
     c = composite(
         broad_market(t, funds),
-        sector_rotation(t, funds),
+        sector_rotation(t, funds, rules=FIDELITY_SECTORS),
         style_flows(t, funds),
-        fixed_income_flows(t, funds),
+        fixed_income_flows(t, funds, tips_rates=False),
         thematic,
+        rules=ETFFLOW,
     )
     rows = {r.signal: r for r in c.rows}
     assert rows["Risk appetite"].reading == "high" and "regime risk on" in rows["Risk appetite"].basis

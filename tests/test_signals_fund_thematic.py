@@ -119,11 +119,12 @@ def test_thematic_flows_weekly_and_missing_themes() -> None:
     ],
 )
 def test_classify_flow_edges(f20: float | None, accel: float | None, cls: str | None) -> None:
-    assert classify_flow(f20, accel) == cls
+    # etfflow's variant: mild 0.5%, acceleration >= 0 counts (the framework's rules: test_seeds_framework)
+    assert classify_flow(f20, accel, mild=0.005, strict=False) == cls
 
 
 def test_classify_flow_thresholds_are_parameters() -> None:
-    assert classify_flow(0.01, 0.0, strong=0.01, mild=0.001) == "strong_inflow"
+    assert classify_flow(0.01, 0.0, strong=0.01, mild=0.001, strict=False) == "strong_inflow"
     assert classify_flow(0.0009, 0.0, strong=0.01, mild=0.001) == "neutral"
 
 
@@ -175,7 +176,7 @@ def test_fund_signal_classes_from_daily_flows() -> None:
             daily("H", [None] * 6 + [0.1] * 14 + [None] * 0),
         ]
     )
-    s = fund_signals(f, FUNDS, end=D(2024, 6, 28))
+    s = fund_signals(f, FUNDS, end=D(2024, 6, 28), params=SignalParams.etfflow())
     got = dict(zip(s.table["ticker"], s.table["signal"], strict=True))
     assert got == {
         "A": "strong_inflow",

@@ -450,6 +450,7 @@ class Warehouse:
         combined total. `flow_source`: computed, vendor[:NAME] or best (see `etfflow.flows.source`).
         """
         from etfflow import calendar
+        from etfflow.market_data import market_columns
         from etfflow.pipeline import funds_table, synthetic_label
         from etfflow.views import daily_view, period_view, sessions_between
 
@@ -468,6 +469,8 @@ class Warehouse:
             )
             f = _load(store, ts, s, e, flow_source)
             funds = funds_table(store)
+            if freq == "d":  # the tracker's columns: price, volume, divergence, creation units, mechanical
+                f = market_columns(store, f)
         span = {r["ticker"]: (r["lo"], r["hi"], r["known"]) for r in cov.iter_rows(named=True)}
         if not span:
             raise NotFoundError(f"no flows for {', '.join(ts)} in {self.path} (import their data first)")
@@ -567,6 +570,7 @@ class Warehouse:
         from etfflow.flows.source import with_flow_source
         from etfflow.pipeline import funds_table, synthetic_label
         from etfflow.signals.overview import top_flows, window_totals
+        from etfflow.signals.tracker import category_tickers
 
         key = {"usd": "flow_usd", "pct": "flow_pct_aum"}.get(by)
         if key is None:
@@ -592,8 +596,8 @@ class Warehouse:
                 flow_source=flow_source,
             )
         totals = with_flow_source(window_totals(sel.flows, funds, window=_ALL), sel.flows)
-        if category:
-            totals = totals.filter(pl.col("category") == category)
+        if category:  # a category (sector, ...) or an asset class (equity, bond, ...)
+            totals = totals.filter(pl.col("ticker").is_in(category_tickers(funds, category)))
             if totals.height == 0:
                 cats = sorted(set(funds["category"].drop_nulls().to_list()))
                 raise NotFoundError(

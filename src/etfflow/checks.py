@@ -28,7 +28,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -183,6 +183,23 @@ def check_frame(
     """
     labels = labels or {}
     key = TABLES[table].key if table in TABLES else ()
+
+    def refuse(
+        s: pl.Series, bad: pl.Series, head: str, show: Callable[[Any], str], mid: str = "", tail: str = ""
+    ) -> None:
+        """Raise naming the first `bad` row of column `s`: head, its value as `show` gives it, mid,
+        the row's key (where no file row is known), tail."""
+        if not bad.any():
+            return
+        i = int(bad.arg_true()[0])
+        row, where = _where(frame, i, locate, key)
+        raise ValidationError(
+            f"{head}{show(s[i])}{mid}{where}{tail}" + (_ctx(context, row) if row is not None else ""),
+            file=file,
+            row=row,
+            field=labels.get(s.name, s.name),
+        )
+
     if dates:
         last = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
         for col, dtype in frame.schema.items():
@@ -190,63 +207,26 @@ def check_frame(
                 continue
             s = frame[col]
             bad = ((s < FIRST_DATE) | (s > last)).fill_null(False)
-            if bad.any():
-                i = int(bad.arg_true()[0])
-                row, where = _where(frame, i, locate, key)
-                raise ValidationError(
-                    f"date {s[i]} out of range ({FIRST_DATE} to {last}){where}"
-                    + (_ctx(context, row) if row is not None else ""),
-                    file=file,
-                    row=row,
-                    field=labels.get(col, col),
-                )
+            refuse(s, bad, "date ", str, f" out of range ({FIRST_DATE} to {last})")
     for col, dtype in frame.schema.items():
         if col == "_row" or not dtype.is_float():
             continue
         s = frame[col]
         lo, hi = _bounds(col)
-        bad = s.is_nan() | s.is_infinite() | (s < lo) | (s > hi)
-        bad = bad.fill_null(False)
-        if bad.any():
-            i = int(bad.arg_true()[0])
-            row, where = _where(frame, i, locate, key)
-            raise ValidationError(
-                f"implausible value {s[i]!r} (must be finite, {lo:g} to {hi:g}){where}"
-                + (_ctx(context, row) if row is not None else ""),
-                file=file,
-                row=row,
-                field=labels.get(col, col),
-            )
+        bad = (s.is_nan() | s.is_infinite() | (s < lo) | (s > hi)).fill_null(False)
+        refuse(s, bad, "implausible value ", repr, f" (must be finite, {lo:g} to {hi:g})")
     for col, pattern in IDENTIFIERS.items():
         if col not in frame.columns:
             continue
         s = frame[col].cast(pl.String)
         bad = (~s.str.contains(pattern.pattern)).fill_null(False)
-        if bad.any():
-            i = int(bad.arg_true()[0])
-            row, where = _where(frame, i, locate, key)
-            raise ValidationError(
-                f"malformed {col.replace('_', ' ')} {quote(s[i])}{where}; expected {pattern.pattern}"
-                + (_ctx(context, row) if row is not None else ""),
-                file=file,
-                row=row,
-                field=labels.get(col, col),
-            )
+        refuse(s, bad, f"malformed {col.replace('_', ' ')} ", quote, tail=f"; expected {pattern.pattern}")
     for col in NAMES:
         if col not in frame.columns or frame.schema[col] != pl.String:
             continue
         s = frame[col]
         bad = (s.str.contains(CONTROL_CHARS.pattern) | (s.str.len_chars() > NAME_MAX)).fill_null(False)
-        if bad.any():
-            i = int(bad.arg_true()[0])
-            row, where = _where(frame, i, locate, key)
-            raise ValidationError(
-                f"not a name: {quote(s[i])}{where} (control characters, or longer than {NAME_MAX})"
-                + (_ctx(context, row) if row is not None else ""),
-                file=file,
-                row=row,
-                field=labels.get(col, col),
-            )
+        refuse(s, bad, "not a name: ", quote, tail=f" (control characters, or longer than {NAME_MAX})")
 
 
 def _drop_future(frame: pl.DataFrame, column: str, dropped: dict[str, int], notes: list[str]) -> pl.DataFrame:

@@ -21,7 +21,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from etfflow import calendar, checks
-from etfflow.errors import ConfigError, NotFoundError, ParseError, ValidationError
+from etfflow.errors import NotFoundError, ParseError, ValidationError
 from etfflow.schema import TABLES
 from etfflow.sources.base import (
     GZIP_MAGIC,
@@ -43,7 +42,14 @@ from etfflow.sources.base import (
     parse_float,
     resolve_retrieved_at,
 )
-from etfflow.sources.generic import _TICKER, _TZ_STAMP, DATE_FORMATS, _resolve_columns
+from etfflow.sources.generic import (
+    DATE_FORMATS,
+    STAMPED_NOTE,
+    fixed_ticker,
+    local_dates,
+    parse_tickers,
+    resolve_panel_columns,
+)
 from etfflow.store import Store, _literal, _q
 
 __all__ = [
@@ -276,13 +282,9 @@ def _check_chunk(
     def here(r: int) -> int:
         return r
 
-    if frame["date"].dtype == pl.String:
-        stamped = frame["date"].str.contains(_TZ_STAMP).fill_null(False)
-        if stamped.any():
-            notes.add("time-stamped dates read as the local date (time and zone dropped)")
-            frame = frame.with_columns(
-                pl.when(stamped).then(pl.col("date").str.slice(0, 10)).otherwise(pl.col("date")).alias("date")
-            )
+    frame, stamped = local_dates(frame)
+    if stamped:
+        notes.add(STAMPED_NOTE)
     out: dict[str, pl.Series] = {
         "_row": rows,
         "date": parse_dates(
@@ -290,16 +292,7 @@ def _check_chunk(
         ),
     }
     if "ticker" in labels:
-        tick = frame["ticker"].cast(pl.String).str.strip_chars().str.to_uppercase()
-        uniq = tick.unique()
-        bad_u = uniq.filter(uniq.is_null() | ~uniq.str.contains(_TICKER))
-        if bad_u.len():
-            bad = tick.is_null() | tick.is_in(bad_u.drop_nulls())
-            i = int(bad.arg_true()[0])
-            raise ParseError(
-                f"not a ticker: {frame['ticker'][i]!r}", file=file, row=int(rows[i]), field=labels["ticker"]
-            )
-        out["ticker"] = tick
+        out["ticker"] = parse_tickers(frame["ticker"], rows, file=file, field=labels["ticker"], locate=here)
     else:
         out["ticker"] = pl.Series("ticker", [spec.ticker] * frame.height, dtype=pl.String)
     for c in spec.values:
@@ -340,28 +333,8 @@ def _spec(
     header_row: int | None,
 ) -> tuple[_Spec, list[str]]:
     """Resolve the file's columns as the generic importer does; (spec, ignored columns)."""
-    chosen, ignored = _resolve_columns(names, mapping, file=file, header_row=header_row)
-    if "date" not in chosen:
-        raise ParseError(
-            f"missing required column (columns: {names}); pass mapping={{'<column>': 'date'}}",
-            file=file,
-            row=header_row,
-            field="date",
-        )
-    if "ticker" in chosen and ticker is not None:
-        raise ConfigError(f"ticker={ticker!r} given but the file has a ticker column {chosen['ticker']!r}")
-    if "ticker" not in chosen and ticker is None:
-        raise ParseError(
-            "missing required column; pass ticker= for a single-fund file or mapping= to name the column",
-            file=file,
-            row=header_row,
-            field="ticker",
-        )
-    symbol = None
-    if ticker is not None:
-        symbol = ticker.strip().upper()
-        if not re.fullmatch(_TICKER, symbol):
-            raise ConfigError(f"not a ticker: {ticker!r}")
+    chosen, ignored = resolve_panel_columns(names, mapping, ticker, file=file, header_row=header_row)
+    symbol = fixed_ticker(ticker) if ticker is not None else None
     values = [c for c in VALUE_COLUMNS if c in chosen]
     formats = (date_format,) if date_format else DATE_FORMATS
     return _Spec(file, chosen, symbol, formats, values), ignored
@@ -822,12 +795,7 @@ def flows_frame(daily: pl.DataFrame, units: dict[str, float]) -> tuple[pl.DataFr
         arr(daily["split_factor"]),
         lag,
         unit,
-        p.split_tol_so,
-        p.split_tol_nav,
-        p.bad_print_jump,
-        p.bad_print_reversal,
-        p.large,
-        p.odd_lot_tol,
+        *p.thresholds(),
         SPLIT_RATIOS,
     )
     lag_unknown = lag_col.is_null().to_numpy()

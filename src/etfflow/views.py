@@ -43,7 +43,9 @@ def counted_expr(exclude: int = int(EXCLUDED_BY_DEFAULT)) -> pl.Expr:
 
 def daily_view(flows: pl.DataFrame, exclude: int = int(EXCLUDED_BY_DEFAULT)) -> pl.DataFrame:
     """Daily flows with `counted` and decoded flags: date, ticker, flow_usd, aum_prev_usd, flow_pct_aum,..."""
-    extra = [c for c in ("flow_source",) if c in flows.columns]
+    from etfflow.signals.tracker import MARKET_COLUMNS
+
+    extra = [c for c in ("flow_source", *MARKET_COLUMNS) if c in flows.columns]
     return (
         flows.sort("ticker", "date")
         .with_columns(counted_expr(exclude))

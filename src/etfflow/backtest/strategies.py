@@ -20,7 +20,13 @@ last session of each day, week or month, as the engine defines them).
   before it, then added to the window: the prediction error is the unexpected flow, standardised by
   the regression's residual standard deviation (z). At close d: informed reading, long funds with
   z > ``entry_z`` and short z < -``entry_z``; contrarian reading the opposite; AUM-weighted legs of
-  0.5 each; positions held one session (open-to-close of d+1 with ``next_open``).
+  0.5 each; positions held one session (open-to-close of d+1 with ``next_open``). When only one leg
+  has names, ``lone_leg="half"`` (etfflow's default) keeps it at 0.5 and the rest in cash, ``"full"``
+  (as the published code does) gives it the whole book. ``stale_days``: etfflow's default (0)
+  trades a fund only on the sessions a new flow of it becomes known; with N > 0 a fund keeps its
+  latest signal while its newest known flow is at most N sessions old, and is dropped once its share
+  counts have stopped arriving for longer (the published code's missing-data rule). Preset
+  ``xyz_published`` sets both (whole book; N = 5, our choice: the rule's N is a parameter).
 - ``flow_momentum``: known flows summed over the last ``window`` sessions as a fraction of the AUM
   at close t, and acceleration = mean daily flow over the last ``fast`` sessions minus that over the
   last ``slow``, per AUM. Long the top ``top`` fraction by the flow sum among assets with a positive
@@ -45,6 +51,7 @@ from numba import njit, prange
 from etfflow.backtest import metrics as mt
 from etfflow.backtest.data import Panel
 from etfflow.backtest.engine import (
+    LONG_SHORT_LEG,
     Backtest,
     BacktestResult,
     Execution,
@@ -175,6 +182,8 @@ class UnexpectedFlowParams:
     cost_bps: float = 0.0
     execution: Execution = "close"
     holding: Holding = "drift"
+    lone_leg: Literal["half", "full"] = "half"
+    stale_days: int = 0
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.regressors if r not in REGRESSORS]
@@ -563,7 +572,7 @@ def rolling_residuals_nb(
     return z_known, e_known, e_trade, z_trade, coef
 
 
-def _regressors(panel: Panel, y: F8, names: Sequence[str]) -> F8:
+def flow_regressors(panel: Panel, y: F8, names: Sequence[str]) -> F8:
     """(1 + K, T, N): a constant, then each named regressor aligned on the flow's trade date."""
     assert panel.known_index is not None
     known = panel.known_index
@@ -600,17 +609,40 @@ def _regressors(panel: Panel, y: F8, names: Sequence[str]) -> F8:
     return np.ascontiguousarray(np.stack(layers))
 
 
+def _ffill_rows(x: F8) -> F8:
+    """Each column's last finite value carried down the rows."""
+    idx = np.where(np.isfinite(x), np.arange(x.shape[0])[:, None], -1)
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    out = x[np.maximum(idx, 0), np.arange(x.shape[1])[None, :]]
+    return np.where(idx >= 0, out, np.nan)
+
+
+def flow_age(panel: Panel) -> F8:
+    """Sessions between each close t and the latest trade date whose flow is known by t (inf: none yet)."""
+    assert panel.known_index is not None and panel.trade_flow_pct is not None
+    n_t, n_a = panel.known_index.shape
+    latest = np.full((n_t, n_a), -1, dtype=np.int64)
+    s_idx, j_idx = np.nonzero(np.isfinite(panel.trade_flow_pct) & (panel.known_index < n_t))
+    k = panel.known_index[s_idx, j_idx]
+    np.maximum.at(latest, (k, j_idx), s_idx)
+    np.maximum.accumulate(latest, axis=0, out=latest)
+    age = np.arange(n_t)[:, None] - latest
+    return np.where(latest >= 0, age, np.inf).astype(np.float64)
+
+
 def unexpected_flow(panel: Panel, params: UnexpectedFlowParams | None = None) -> Decisions:
     """Long/short on the sign of each fund's unexpected flow (rolling out-of-sample regression residual)."""
     p = params or UnexpectedFlowParams()
     if panel.trade_flow_pct is None or panel.known_index is None:
         raise ConfigError("unexpected_flow needs a fund-level panel (trade-date flows), not a group panel")
     y = np.clip(panel.trade_flow_pct, -p.clip, p.clip)
-    x = _regressors(panel, y, p.regressors)
+    x = flow_regressors(panel, y, p.regressors)
     z, e, e_trade, z_trade, coef = rolling_residuals_nb(
         np.ascontiguousarray(y), x, np.ascontiguousarray(panel.known_index), p.window, p.min_obs, p.ridge
     )
     aum_ok = np.isfinite(panel.aum) & (panel.aum > 0)
+    if p.stale_days > 0:  # hold the latest signal until the fund's flows are stale
+        z = np.where(flow_age(panel) <= p.stale_days, _ffill_rows(z), np.nan)
     sig = np.where(panel.priced & aum_ok, z, np.nan)
     valid = np.isfinite(sig)
     pos = valid & (sig > p.entry_z)
@@ -618,6 +650,9 @@ def unexpected_flow(panel: Panel, params: UnexpectedFlowParams | None = None) ->
     long_m, short_m = (pos, neg) if p.direction == "informed" else (neg, pos)
     aum = np.where(aum_ok, panel.aum, np.nan) if p.scheme == "value" else None
     w = _weights(long_m, short_m, p.side, aum=aum)
+    if p.lone_leg == "full" and p.side == "long_short":
+        lone = long_m.any(axis=1) ^ short_m.any(axis=1)
+        w[lone] *= 1.0 / LONG_SHORT_LEG  # the lone leg takes the whole book
     names = ("const", *p.regressors)
     coefficients = pl.DataFrame(
         {"ticker": list(panel.assets), **{n: coef[:, i] for i, n in enumerate(names)}}
@@ -770,6 +805,10 @@ PRESETS: dict[str, tuple[str, Params]] = {
     "xyz_informed_open": (
         "unexpected_flow",
         UnexpectedFlowParams(direction="informed", execution="next_open"),
+    ),
+    "xyz_published": (
+        "unexpected_flow",
+        UnexpectedFlowParams(direction="informed", lone_leg="full", stale_days=5),
     ),
     "flow_momentum_20d": ("flow_momentum", FlowMomentumParams()),
     "price_momentum_12_1": ("price_momentum", PriceMomentumParams()),

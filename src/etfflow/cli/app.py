@@ -77,6 +77,24 @@ class SafeGroup(TyperGroup):
         except Exception as exc:  # the last line of defence: every other error becomes a message
             raise typer.Exit(report_unexpected(exc)) from exc
 
+    def get_help_option(self, ctx: _Context) -> Any:
+        return _quiet(super().get_help_option(ctx))
+
+    def get_command(self, ctx: _Context, cmd_name: str) -> Any:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None:  # Typer shows a flag's type as "<bool>": flags need no type column
+            _quiet(cmd.get_help_option(ctx))
+            for param in cmd.params:
+                if getattr(param, "is_flag", False) and param.metavar is None:
+                    _quiet(param)
+        return cmd
+
+
+def _quiet(option: Any) -> Any:
+    if option is not None:
+        option.metavar = ""
+    return option
+
 
 app = typer.Typer(
     name="etfflow",

@@ -28,6 +28,7 @@ from etfflow.cli.app import (
     progress,
 )
 from etfflow.errors import NotFoundError
+from etfflow.signals.tracker import MARKET_COLUMNS
 from etfflow.store import Store
 
 if TYPE_CHECKING:
@@ -249,6 +250,7 @@ def flows(
             "counted",
             "flags",
             "available_on",
+            *MARKET_COLUMNS,  # price, volume, divergence, shares and creation units (tracker)
         ]
         rule = "the counted rows (bad_print, no_price and first rows, marked 'no', are not counted)"
     else:

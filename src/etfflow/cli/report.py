@@ -46,6 +46,9 @@ def report(
         Path | None,
         typer.Option("--out", help="Output file (default: reports/etfflow-report-<as_of>.<ext>)."),
     ] = None,
+    rules: Annotated[
+        str, typer.Option(help="framework (the framework's rules) or etfflow (etfflow's variants).")
+    ] = "framework",
     flow_source: FlowsOpt = "best",
     db: DbOpt = None,
     as_json: JsonOpt = False,
@@ -57,10 +60,13 @@ def report(
         raise typer.BadParameter(f"--start {start.date()} is after --end {end.date()}", param_hint="--start")
     from etfflow.api import report_span, stale_warning
     from etfflow.cli.core import open_warehouse
-    from etfflow.report.build import report_from_store
+    from etfflow.report.build import ReportOptions, report_from_store
     from etfflow.report.html import render_html
     from etfflow.report.markdown import render_markdown
+    from etfflow.signals.rules import PRESETS
 
+    if rules not in PRESETS:
+        raise typer.BadParameter(f"use one of {', '.join(PRESETS)}", param_hint="--rules")
     with handled():
         with Store(open_warehouse(db).path, read_only=True) as store:
             a, w = report_span(
@@ -70,7 +76,9 @@ def report(
                 start.date() if start else None,
                 end.date() if end else None,
             )
-            rep = report_from_store(store, as_of=a, window=w, flow_source=flow_source)
+            rep = report_from_store(
+                store, as_of=a, window=w, flow_source=flow_source, options=ReportOptions(rules=PRESETS[rules])
+            )
             stale = stale_warning(store, as_of.date() if as_of else None)
         data = rep.as_dict()
         if fmt == "md":

@@ -66,6 +66,17 @@ class FlowParams:
     large: float = 0.25  # |flow| above 25% of prior AUM is flagged LARGE
     odd_lot_tol: float = 0.001  # a change within 0.1% of a unit of whole units is not an odd lot
 
+    def thresholds(self) -> tuple[float, float, float, float, float, float]:
+        """The threshold arguments of `flows_long_nb`, in its order (one mapping for every caller)."""
+        return (
+            self.split_tol_so,
+            self.split_tol_nav,
+            self.bad_print_jump,
+            self.bad_print_reversal,
+            self.large,
+            self.odd_lot_tol,
+        )
+
 
 def merge_sources(daily: pl.DataFrame, priority: dict[str, int] | None = None) -> pl.DataFrame:
     """One row per (date, ticker): each field from the most preferred source that states it.
@@ -205,12 +216,7 @@ def _market_flows(df: pl.DataFrame, market: str, funds: pl.DataFrame | None, p: 
         arr("split_factor"),
         lag,
         unit,
-        p.split_tol_so,
-        p.split_tol_nav,
-        p.bad_print_jump,
-        p.bad_print_reversal,
-        p.large,
-        p.odd_lot_tol,
+        *p.thresholds(),
         SPLIT_RATIOS,
     )
     flags = flags | np.where(lag_unknown, np.uint32(Flag.LAG_UNKNOWN), np.uint32(0)).astype(np.uint32)

@@ -7,6 +7,7 @@ before D, and the title says so.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,10 +20,13 @@ from etfflow.flows.flags import flag_counts
 from etfflow.flows.source import describe_sources, flow_sources, source_notes
 from etfflow.signals.common import jsonable
 from etfflow.signals.composite import Composite, composite
+from etfflow.signals.event_returns import EventStudy, event_study
 from etfflow.signals.fixed_income import FixedIncomeFlows, fixed_income_flows
-from etfflow.signals.fund_signals import FundSignals, SignalParams, fund_signals
+from etfflow.signals.fund_signals import FundSignals, SignalParams, fund_signals, panel_sessions, to_panel
+from etfflow.signals.mechanical import REASONS, mechanical_sessions, possibly_mechanical
 from etfflow.signals.overview import GroupFlows, report_window, top_flows, window_totals
 from etfflow.signals.regime import BroadMarket, broad_market
+from etfflow.signals.rules import FRAMEWORK, Rules, load_themes
 from etfflow.signals.sectors import SectorSnapshot, breadth_history, sector_history, sector_rotation
 from etfflow.signals.styles import StyleFlows, style_flows
 from etfflow.signals.thematic import ThematicFlows, thematic_flows
@@ -60,8 +64,14 @@ class ReportOptions:
     min_aum_for_pct: float = 50e6  # funds smaller than this are left out of the % of AUM ranking
     chart_weeks: int = 26
     thematic_weeks: int = 12
-    history: int = 504  # sessions of history for percentiles, z-scores and readings (2 years)
-    signals: SignalParams = field(default_factory=SignalParams)
+    history: int = 504  # sessions of history for percentiles, z-scores, readings and the event study
+    rules: Rules = FRAMEWORK  # the framework's rules; `rules.ETFFLOW` for etfflow's variants
+    signal_params: SignalParams | None = None  # overrides `rules.signals` when given
+
+    @property
+    def signals(self) -> SignalParams:
+        """The per-fund signal parameters in force."""
+        return self.signal_params or self.rules.signals
 
 
 @dataclass(frozen=True)
@@ -113,6 +123,12 @@ class FlowReport:
     sector_weeks: pl.DataFrame  # sector flows per week (charts)
     breadth_weeks: pl.DataFrame  # breadth and C/D ratio per week (charts)
     flow_sources: dict[str, str] = field(default_factory=dict)  # ticker -> computed / vendor:NAME
+    rules: str = "framework"
+    mechanical: dict[dt.date, list[str]] = field(
+        default_factory=dict
+    )  # window sessions that may be mechanical
+    event_study: EventStudy | None = None  # forward returns after past 3-sigma events
+    sector_momentum: pl.DataFrame | None = None  # sector, avg_flow_pct, flow_momentum, price_momentum
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the `--json` and `--format json` content)."""
@@ -185,18 +201,26 @@ def build_report(
     recent_start = dt.date.fromisoformat(str(cal[max(0, len(cal) - 5 * weeks_back)]))
     recent = pit.filter(pl.col("date") >= recent_start)
     totals = window_totals(in_window, funds, window=window, as_of=end)
+    rules = o.rules
     broad = broad_market(totals, funds)
-    sectors = sector_rotation(totals, funds)
+    sectors = sector_rotation(totals, funds, rules=rules.sectors)
     styles = style_flows(totals, funds)
-    fi = fixed_income_flows(totals, funds)
-    thematic = thematic_flows(recent, funds, end=end, weeks=o.thematic_weeks)
-    signals = fund_signals(pit, funds, end=end, event_days=window, params=o.signals, history=o.history)
+    fi = fixed_income_flows(totals, funds, tips_rates=rules.tips_rates)
+    themes = load_themes(rules.themes, funds)
+    thematic = thematic_flows(recent, funds, end=end, weeks=o.thematic_weeks, themes=themes)
+    panel = to_panel(pit, end, panel_sessions(o.signals, window, o.history))  # shared by signals and study
+    signals = fund_signals(
+        pit, funds, end=end, event_days=window, params=o.signals, history=o.history, panel=panel
+    )
+    signals = _mark_events(signals, start, end)
+    study = event_study(panel, o.signals)
+    mech = mechanical_sessions(start, end)
     usd_in, usd_out = top_flows(totals, n=o.top_n, by="flow_usd")
     big = totals.filter(pl.col("aum_start_usd") >= o.min_aum_for_pct)
     pct_in, pct_out = top_flows(big, n=o.top_n, by="flow_pct_aum")
     top = TopFlows(usd_in, usd_out, pct_in, pct_out, o.min_aum_for_pct)
     extremes = _extremes(signals, o.signals.extreme)
-    comp = composite(broad, sectors, styles, fi, thematic, extremes)
+    comp = composite(broad, sectors, styles, fi, thematic, extremes, rules=rules, signals=signals)
     sector_groups = _sector_groups(sectors, funds)
     thematic_groups = GroupFlows(pl.DataFrame(), thematic.missing, [])
     coverage = [
@@ -204,11 +228,11 @@ def build_report(
         _coverage("Sector Rotation", "sector", totals, funds, sector_groups),
         _coverage("Style Factor Flows", "style", totals, funds, styles.groups),
         _coverage("Fixed Income Flows", "fixed_income", totals, funds, fi.groups),
-        _coverage("Thematic Highlights", "thematic", totals, funds, thematic_groups),
+        _theme_coverage(totals, themes, thematic_groups),
     ]
-    sector_weeks = sector_history(recent, funds, periods=o.chart_weeks, as_of=end)
+    sector_weeks = sector_history(recent, funds, periods=o.chart_weeks, as_of=end, rules=rules.sectors)
     synthetic = label is not None and "SYNTHETIC" in label.upper()
-    notes = _notes(totals, funds, coverage, thematic, start, end, as_of, label)
+    notes = _notes(totals, funds, coverage, thematic, start, end, as_of, label, mech)
     used = in_window.filter(pl.col("ticker").is_in(totals["ticker"].implode()))
     if set(flow_sources(used).values()) - {"computed"}:  # the disclaimer stays last
         notes[-1:-1] = [describe_sources(used, limit=40), *source_notes(used)]
@@ -236,7 +260,41 @@ def build_report(
         sector_weeks=sector_weeks,
         breadth_weeks=breadth_history(sector_weeks),
         flow_sources=flow_sources(used),
+        rules=rules.name,
+        mechanical=mech,
+        event_study=study,
+        sector_momentum=sector_momentum(totals, signals, funds),
     )
+
+
+def sector_momentum(totals: pl.DataFrame, signals: FundSignals, funds: pl.DataFrame) -> pl.DataFrame:
+    """The tracker's sector columns: mean fund flow % of AUM over the window, and the means of the
+    funds' 20-day acceleration (flow momentum) and 20-day price return (price momentum)."""
+    sec = funds.filter(pl.col("category") == "sector").select("ticker", pl.col("group").alias("sector"))
+    w = totals.select("ticker", "flow_pct_aum").join(sec, on="ticker")
+    s = signals.table.select("ticker", "accel_pct", "return20").join(sec, on="ticker")
+    a = w.group_by("sector").agg(pl.col("flow_pct_aum").drop_nans().mean().alias("avg_flow_pct"))
+    b = s.group_by("sector").agg(
+        pl.col("accel_pct").drop_nans().mean().alias("flow_momentum"),
+        pl.col("return20").drop_nans().mean().alias("price_momentum"),
+    )
+    return a.join(b, on="sector", how="full", coalesce=True).sort("sector")
+
+
+def _theme_coverage(totals: pl.DataFrame, themes: pl.DataFrame, groups: GroupFlows) -> Coverage:
+    known = sorted(set(themes["ticker"].to_list()))
+    with_data = set(totals["ticker"].to_list()) & set(known)
+    return Coverage("Thematic Highlights", len(with_data), len(known), groups.missing_groups, [])
+
+
+def _mark_events(signals: FundSignals, start: dt.date, end: dt.date) -> FundSignals:
+    """Add `mechanical` (reasons, comma-joined; null when none) to the flow events."""
+    ev = signals.events
+    marks = possibly_mechanical(ev["date"].to_list(), start, end) if ev.height else {}
+    col = pl.Series(
+        "mechanical", [", ".join(REASONS[r] for r in marks.get(d, [])) or None for d in ev["date"]], pl.String
+    )
+    return dataclasses.replace(signals, events=ev.with_columns(col))
 
 
 def _sector_groups(sectors: SectorSnapshot, funds: pl.DataFrame) -> GroupFlows:
@@ -289,6 +347,7 @@ def _notes(
     end: dt.date,
     as_of: dt.date,
     label: str | None,
+    mechanical: dict[dt.date, list[str]] | None = None,
 ) -> list[str]:
     notes = []
     if label:
@@ -320,6 +379,22 @@ def _notes(
             )
     if thematic.partial_last_week and thematic.table.height:
         notes.append(f"The latest thematic week ({thematic.weeks[-1]}) is incomplete.")
+    if mechanical:
+        days = "; ".join(f"{d} ({', '.join(REASONS[r] for r in rs)})" for d, rs in mechanical.items())
+        notes.append(
+            f"Possibly mechanical flows: the window holds {days}. Flows on these sessions and the next "
+            "can be index-fund rebalancing, window dressing or tax trades rather than views."
+        )
+    else:
+        notes.append(
+            "No quarter end, index rebalance or reconstitution session in the window; flows around them "
+            "(last session of each quarter, third Friday of Mar/Jun/Sep/Dec, Russell's June "
+            "reconstitution, MSCI reviews) can be mechanical."
+        )
+    notes.append(
+        "Options hedging: dealers hedging options on large ETFs (SPY, QQQ, IWM) and option expiries "
+        "move creations and redemptions without any change in investors' views."
+    )
     notes.append(DISCLAIMER)
     return notes
 

@@ -230,6 +230,20 @@ def _y_grid(
     return out
 
 
+def _path_parts(
+    s: Sequence[float | None], x: Callable[[int], float], y: Callable[[float], float]
+) -> list[str]:
+    """SVG path commands of a series: a missing or non-finite value lifts the pen (a gap, not a line)."""
+    parts, pen = [], "M"
+    for i, v in enumerate(s):
+        if v is None or not math.isfinite(v):
+            pen = "M"
+            continue
+        parts.append(f"{pen}{x(i):.1f},{y(v):.1f}")
+        pen = "L"
+    return parts
+
+
 def line_chart(
     series: Mapping[str, Sequence[float | None]],
     x_labels: Sequence[str],
@@ -303,13 +317,7 @@ def line_chart(
         )
     for k, (name, s) in enumerate(series.items()):
         colour = (colours or {}).get(name, PALETTE[k % len(PALETTE)])
-        parts, pen = [], "M"
-        for i, v in enumerate(s):
-            if v is None or not math.isfinite(v):
-                pen = "M"
-                continue
-            parts.append(f"{pen}{x(i):.1f},{y(v):.1f}")
-            pen = "L"
+        parts = _path_parts(s, x, y)
         if not parts:
             continue
         last = next(float(v) for v in reversed(s) if v is not None and math.isfinite(v))
@@ -388,13 +396,7 @@ def small_multiples(
             out.append(
                 f'<line x1="{x0:.1f}" y1="{y(0):.1f}" x2="{x0 + cell_w:.1f}" y2="{y(0):.1f}" stroke="#bbb"/>'
             )
-        parts, pen = [], "M"
-        for i, v in enumerate(s):
-            if v is None or not math.isfinite(v):
-                pen = "M"
-                continue
-            parts.append(f"{pen}{x(i):.1f},{y(v):.1f}")
-            pen = "L"
+        parts = _path_parts(s, x, y)
         known = [float(v) for v in s if v is not None and math.isfinite(v)]
         last = fmt(known[-1]) if known else "no data"
         out.append(

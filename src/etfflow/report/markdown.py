@@ -10,8 +10,8 @@ import polars as pl
 from etfflow.report.build import FlowReport
 from etfflow.report.markup import md_table, name_list
 from etfflow.signals.common import fmt_pct, fmt_usd
-from etfflow.signals.composite import PHASE_LEADERS
 from etfflow.signals.regime import REGIMES
+from etfflow.signals.rules import PRESETS
 from etfflow.signals.sectors import BREADTH_BANDS, CD_BANDS
 from etfflow.signals.thematic import THEME_STATES
 
@@ -59,6 +59,12 @@ def _broad(r: FlowReport) -> list[str]:
         out += ["", f"**Risk regime: n/a** (needs both legs): {b.basis}."]
     else:
         out += ["", f"**Risk regime: {_label(b.regime)}** ({REGIMES[b.regime]}): {b.basis}."]
+    if b.nasdaq is not None:
+        vote = " (a risk-appetite vote under the framework rules)" if r.rules == "framework" else ""
+        out += [
+            "",
+            f"**QQQ: {_label(b.nasdaq)}**: {'+'.join(b.nasdaq_funds or [])} {fmt_usd(b.nasdaq_usd)}{vote}.",
+        ]
     return out
 
 
@@ -66,6 +72,9 @@ def _sectors(r: FlowReport) -> list[str]:
     s = r.sectors
     if s.sectors == 0:
         return [f"No sector fund has flows in the window (expected {s.expected} sectors)."]
+    mom: dict[str, dict[str, Any]] = {}
+    if r.sector_momentum is not None:
+        mom = {x["sector"]: x for x in r.sector_momentum.to_dicts()}
     rows = [
         [
             x["sector"],
@@ -73,11 +82,30 @@ def _sectors(r: FlowReport) -> list[str]:
             x["cycle_phase"] or "",
             fmt_usd(x["flow_usd"]),
             fmt_pct(x["flow_pct_aum"]),
+            fmt_pct(mom.get(x["sector"], {}).get("avg_flow_pct")),
+            fmt_pct(mom.get(x["sector"], {}).get("flow_momentum")),
+            fmt_pct(mom.get(x["sector"], {}).get("price_momentum")),
             str(x["funds"]),
         ]
         for x in s.table.to_dicts()
     ]
-    out = md_table(["Sector", "Cycle", "Phase", "Net flow", "% of AUM", "Funds"], rows, "lllrrr")
+    head = [
+        "Sector",
+        "Cycle",
+        "Phase",
+        "Net flow",
+        "% of AUM",
+        "Avg fund %",
+        "Flow mom.",
+        "Price 20d",
+        "Funds",
+    ]
+    out = md_table(head, rows, "lllrrrrrr")
+    out += [
+        "",
+        "Avg fund % = mean of the sector's funds' flow as % of AUM over the window; flow momentum = mean "
+        "20-day acceleration (see Fund Flow Signals); price 20d = mean 20-session price return of its funds.",
+    ]
     flow = {x["sector"]: x["flow_usd"] for x in s.table.to_dicts()}
     lead = ", ".join(f"{x} ({fmt_usd(flow[x])})" for x in s.leaders) or "none (no sector has a net inflow)"
     lag = ", ".join(f"{x} ({fmt_usd(flow[x])})" for x in s.laggards) or "none (no sector has a net outflow)"
@@ -92,6 +120,7 @@ def _sectors(r: FlowReport) -> list[str]:
         f"- Outflow leaders: {lag}",
         f"- Breadth: {breadth}: **{_label(s.breadth_band)}** (broad >= {hi:.0%}, narrow <= {lo:.0%})",
     ]
+    rules = PRESETS.get(s.rules, PRESETS["framework"]).sectors
     if s.cd_ratio is None:
         why = (
             "a side has no data"
@@ -101,15 +130,26 @@ def _sectors(r: FlowReport) -> list[str]:
         out.append(f"- Cyclical/defensive ratio: n/a ({why})")
     else:
         out.append(
-            f"- Cyclical/defensive ratio: {s.cd_ratio:.2f}: **{_label(s.cd_band)}** "
-            f"(cyclical >= {chi:.2f}, defensive <= {clo:.2f}); "
+            f"- Cyclical/defensive ratio: {s.cd_ratio:.2f} on a 0 .. 1 scale (0 all defensive, 0.5 even, "
+            f"1 all cyclical): **{_label(s.cd_band)}** (cyclical >= {chi:.2f}, defensive <= {clo:.2f}); "
             f"cyclical {fmt_usd(s.cyclical_usd)}, defensive {fmt_usd(s.defensive_usd)}"
         )
+        out.append(f"- {_seed_line(s.seed_ratio, s.seed_status, s.cd_ratio)}")
+    out.append(
+        f"- Cyclical: {', '.join(rules.cyclical)}; defensive: {', '.join(rules.defensive)}"
+        + (
+            f"; in neither: {', '.join(x for x in rules.labels if rules.cycle(x) is None)}"
+            if any(rules.cycle(x) is None for x in rules.labels)
+            else ""
+        )
+        + f" ({s.rules} rules)"
+    )
     if s.phase is not None:
-        scores = ", ".join(f"{p} {fmt_pct(v, 3)}" for p, v in s.phase_scores.items())
-        lead_txt = f"; leaders of that phase: {PHASE_LEADERS[s.phase]}" if s.phase in PHASE_LEADERS else ""
+        scores = ", ".join(f"{_label(p)} {fmt_pct(v, 3)}" for p, v in s.phase_scores.items())
+        lead = ", ".join(rules.leaders(s.phase))
+        lead_txt = f"; sectors of that phase: {lead}" if lead else ""
         out.append(
-            f"- Cycle phase the pattern points to: **{s.phase}** "
+            f"- Cycle phase the pattern points to: **{_label(s.phase)}** "
             f"(mean sector flow % of AUM: {scores}){lead_txt}"
         )
     if s.missing:
@@ -117,6 +157,23 @@ def _sectors(r: FlowReport) -> list[str]:
             f"- No data for: {', '.join(s.missing)} (left out of breadth and the ratio, not counted as zero)"
         )
     return out
+
+
+def _seed_line(seed: float | None, status: str, tilt: float) -> str:
+    """The framework's C / (C + D) beside the tilt ratio, and why they differ when they do."""
+    if seed is None:
+        return "The framework's C/(C+D): n/a (C + D = 0)."
+    if status == "agrees":
+        return f"The framework's C/(C+D) = {seed:.2f}: both sides take in money, so it equals the tilt ratio."
+    if status == "both_outflows":
+        return (
+            f"The framework's C/(C+D) = {seed:.2f} is not used: both sides lose money, and it would rank "
+            f"the side that lost more first (the tilt ratio {tilt:.2f} ranks the smaller loser first)."
+        )
+    return (
+        f"The framework's C/(C+D) = {seed:.2f} is not used: one side is an outflow, so it leaves "
+        "0 .. 1 or divides by a net sum near zero; the tilt ratio stays in 0 .. 1 and ordered."
+    )
 
 
 def _styles(r: FlowReport) -> list[str]:
@@ -139,8 +196,9 @@ def _styles(r: FlowReport) -> list[str]:
     dr = "n/a" if st.defensive_ratio is None else f"{st.defensive_ratio:.2f}"
     out += [
         "",
-        f"- Growth vs value: ratio {gv}: **{_label(st.growth_value)}** (growth >= 0.65, value <= 0.35)",
-        f"- Quality + min vol vs momentum + size: ratio {dr}: **{_label(st.defensive_tilt)}** "
+        f"- Growth vs value: ratio {gv} on 0 .. 1 (0 all value, 1 all growth): "
+        f"**{_label(st.growth_value)}** (growth >= 0.65, value <= 0.35)",
+        f"- Quality + min vol vs momentum + size: ratio {dr} on 0 .. 1: **{_label(st.defensive_tilt)}** "
         "(defensive >= 0.65, aggressive <= 0.35)",
     ]
     if st.missing:
@@ -187,9 +245,11 @@ def _fi(r: FlowReport) -> list[str]:
     out += rows(["long", "intermediate", "short"])
     out += [
         "",
-        f"Duration ratio (long vs short) {dur}: **{_label(fi.duration)}** "
+        f"Duration ratio (long vs short) {dur} on 0 .. 1 (0 all short, 1 all long): "
+        f"**{_label(fi.duration)}** "
         "(extending >= 0.65, shortening <= 0.35); "
-        f"rate expectation: **{_label(fi.rates)}**.",
+        f"rate expectation: **{_label(fi.rates)}**"
+        + (" (duration moved by TIPS flows)." if r.rules == "framework" else " (duration only)."),
         "",
         "### Credit",
         "",
@@ -197,8 +257,8 @@ def _fi(r: FlowReport) -> list[str]:
     out += rows(["investment_grade", "high_yield"])
     out += [
         "",
-        f"Credit ratio (high yield vs investment grade) {cr}: **{_label(fi.credit)}** "
-        "(reaching for yield >= 0.65, quality <= 0.35).",
+        f"Credit ratio (high yield vs investment grade) {cr} on 0 .. 1 (0 all investment grade, "
+        f"1 all high yield): **{_label(fi.credit)}** (reaching for yield >= 0.65, quality <= 0.35).",
         "",
         "### Inflation",
         "",
@@ -218,7 +278,8 @@ def _thematic(r: FlowReport) -> list[str]:
     rows = [
         [
             x["theme"],
-            "+".join(x["tickers"]),
+            "+".join(x["tickers"])
+            + (f" (no data: {', '.join(x['missing_funds'])})" if x["missing_funds"] else ""),
             fmt_usd(x["last_week_usd"]),
             fmt_usd(x["window_usd"]),
             str(x["streak_in"]),
@@ -268,9 +329,13 @@ def _funds(r: FlowReport) -> list[str]:
     t = sg.table
     out: list[str] = []
     counts = ", ".join(f"{_label(k)} {v}" for k, v in sg.counts.items())
+    n15 = p.long_days - p.short_days
+    kind = "sum" if p.accel == "sum" else "mean"
+    cmp = ">" if p.accel_strict else ">="
+    acc = f"{p.short_days}-day {kind} minus the prior {n15}-day {kind}, accelerating when {cmp} 0"
     out += [
-        f"20-day flow as % of AUM with its {p.short_days}-vs-{p.long_days - p.short_days}-day acceleration "
-        f"(strong >= {p.strong:.1%} and not decelerating, mild >= {p.mild:.1%}): {counts}.",
+        f"20-day flow as % of AUM with its acceleration ({acc}); strong >= {p.strong:.1%} and accelerating, "
+        f"mild >= {p.mild:.1%}: {counts}.",
         "",
     ]
     strong_in = t.filter(pl.col("signal") == "strong_inflow").sort("flow20_pct", descending=True)
@@ -282,7 +347,8 @@ def _funds(r: FlowReport) -> list[str]:
     ev = sg.events
     if ev.height:
         items = [
-            f"{x['ticker']} {x['date']} {fmt_usd(x['flow_usd'])} (z {x['z']:+.1f})"
+            f"{x['ticker']} {x['date']} {fmt_usd(x['flow_usd'])} (z {x['z']:+.1f}"
+            + (f"; possibly mechanical: {x['mechanical']})" if x.get("mechanical") else ")")
             for x in ev.head(10).to_dicts()
         ]
         more = f" and {ev.height - 10} more" if ev.height > 10 else ""
@@ -331,6 +397,7 @@ def _funds(r: FlowReport) -> list[str]:
         ["#", "Inflows ($)", "Outflows ($)", "Inflows (% AUM)", "Outflows (% AUM)"], rows, "rllll"
     )
     out += ["", f"% of AUM rankings leave out funds below {_aum(tp.min_aum_for_pct)} of AUM.", ""]
+    out += _event_study(r)
     rd = sg.readings
     if rd.height:
         rows = [
@@ -352,9 +419,87 @@ def _funds(r: FlowReport) -> list[str]:
     return out
 
 
+def _event_study(r: FlowReport) -> list[str]:
+    es = r.event_study
+    if es is None or es.table.height == 0:
+        return []
+    out = [
+        f"Do {es.sigma:g}-sigma flow events mean-revert within 2-4 weeks, as the framework says? Forward "
+        f"NAV price returns after every event from {es.start} to {es.end} (a window must end by {es.end}):",
+        "",
+    ]
+    rows = []
+    for x in es.table.to_dicts():
+        rows.append(
+            [
+                x["direction"],
+                str(x["horizon"]),
+                str(x["events"]),
+                fmt_pct(x["mean_return"]),
+                fmt_pct(x["baseline"]),
+                fmt_pct(x["excess"]),
+                "n/a" if x["t"] is None else f"{x['t']:+.2f}",
+                "n/a" if x["reversal_share"] is None else f"{x['reversal_share']:.0%}",
+                _label(x["reading"]),
+            ]
+        )
+    out += md_table(
+        [
+            "Event",
+            "Sessions",
+            "Events",
+            "Mean return",
+            "All days",
+            "Excess",
+            "t",
+            "Against the flow",
+            "Reading",
+        ],
+        rows,
+        "lrrrrrrrl",
+    )
+    verdicts = set(es.table.filter(pl.col("horizon") >= 10)["reading"].to_list())
+    if verdicts == {"reverts"}:
+        say = "the data support it: after both kinds of event prices moved against the flow within 2-4 weeks."
+    elif "reverts" in verdicts:
+        say = "partly: some event kinds and horizons revert, others do not (see the table)."
+    elif verdicts <= {"insufficient"}:
+        say = "too few events to tell."
+    else:
+        say = "the data do not show it: no 10- or 20-session excess return against the flow with |t| >= 2."
+    out += [
+        "",
+        f"Reading: reverts / continues when the excess over all fund-days is against / with the flow and "
+        f"|t| >= 2 (overlapping windows make t optimistic). The claim: {say}",
+        "",
+    ]
+    return out
+
+
 def _composite(r: FlowReport) -> list[str]:
     rows = [[x.signal, f"**{_label(x.reading)}**", x.basis] for x in r.composite.rows]
     return md_table(["Signal", "Reading", "Basis"], rows, "lll")
+
+
+def _implication(r: FlowReport) -> list[str]:
+    c = r.composite
+    pts = (
+        f" ({len(c.risk_points)} of 5 warning signs: {', '.join(c.risk_points)})"
+        if c.risk_points
+        else " (no warning sign)"
+    )
+    out = [
+        f"- **Positioning**: {c.positioning}",
+        f"- **Sector tilts**: {c.sector_tilts}",
+        (
+            f"- **Risk level**: {_label(c.risk_level)}{pts}; low 0-1, moderate 2-3, high 4-5."
+            if c.risk_level is not None
+            else "- **Risk level**: n/a (no broad-market, sector or bond data in the window)."
+        ),
+        "",
+    ]
+    out += [f"- {x}" for x in c.implications]
+    return out
 
 
 def _notes(r: FlowReport) -> list[str]:
@@ -407,7 +552,7 @@ def section_blocks(r: FlowReport) -> list[Block]:
         data_or_none("Thematic Highlights", _thematic),
         ("Fund Flow Signals", _funds(r)),
         ("Composite Signal", _composite(r)),
-        ("Investment Implication", [f"- {x}" for x in r.composite.implications]),
+        ("Investment Implication", _implication(r)),
         ("Notes", _notes(r)),
     ]
 

@@ -47,6 +47,19 @@ def _ci(s: dict[str, Any]) -> str:
     return f"{num(s.get('sharpe'))} [{num(s.get('ci_low'))}, {num(s.get('ci_high'))}]"
 
 
+def _span(s: dict[str, Any]) -> str:
+    return f"{s['start'][:7]} .. {s['end'][:7]}"
+
+
+def _active(s: dict[str, Any], nd: int = 1) -> str:
+    return f"{pct(s['active_return'], nd)} ({num(s['active_t'])})"
+
+
+def _perf(s: dict[str, Any], nd: int = 1) -> list[str]:
+    """Annual return, Sharpe with its 95% interval, Newey-West t: the cells every results table shows."""
+    return [pct(s["annual_return"], nd), _ci(s), num(s["t_stat"])]
+
+
 def _sig(t: Any) -> bool:
     v = _f(t)
     return math.isfinite(v) and abs(v) >= 1.96
@@ -163,15 +176,13 @@ def _rotation_tables(u: dict[str, Any]) -> list[str]:
                 [
                     x["universe"],
                     str(len(x["assets"])),
-                    f"{s['start'][:7]} .. {s['end'][:7]}",
+                    _span(s),
                     _cfg(o["config"]),
                     num(o["first_half"]["sharpe"]),
                     f"{num(d.get('dsr'))} ({int(_f(d.get('n_trials', 0)))})",
-                    pct(s["annual_return"]),
-                    _ci(s),
-                    num(s["t_stat"]),
+                    *_perf(s),
                     num(s["benchmark_sharpe"]),
-                    f"{pct(s['active_return'])} ({num(s['active_t'])})",
+                    _active(s),
                     num(s["turnover"], 1),
                 ]
             )
@@ -205,13 +216,11 @@ def _rotation_tables(u: dict[str, Any]) -> list[str]:
                 [
                     x["universe"],
                     name,
-                    f"{s['start'][:7]} .. {s['end'][:7]}",
-                    pct(s["annual_return"]),
-                    _ci(s),
-                    num(s["t_stat"]),
+                    _span(s),
+                    *_perf(s),
                     pct(s["benchmark_annual_return"]),
                     num(s["benchmark_sharpe"]),
-                    f"{pct(s['active_return'])} ({num(s['active_t'])})",
+                    _active(s),
                     num(s["turnover"], 1),
                     share(s["time_invested"]),
                     num(s.get("profit_loss")),
@@ -278,10 +287,8 @@ def _rotation_tables(u: dict[str, Any]) -> list[str]:
                     str(len(x["assets"])),
                     side,
                     _cfg(b["config"]),
-                    pct(s["annual_return"]),
-                    _ci(s),
-                    num(s["t_stat"]),
-                    f"{pct(s['active_return'])} ({num(s['active_t'])})",
+                    *_perf(s),
+                    _active(s),
                     f"{num(b['dsr']['dsr'])} ({int(b['dsr']['n_trials'])})",
                 ]
             )
@@ -396,11 +403,9 @@ def _momentum(u: dict[str, Any]) -> list[str]:
                 [
                     uni,
                     k,
-                    f"{s['start'][:7]} .. {s['end'][:7]}",
-                    pct(s["annual_return"]),
-                    _ci(s),
-                    num(s["t_stat"]),
-                    f"{pct(s['active_return'])} ({num(s['active_t'])})",
+                    _span(s),
+                    *_perf(s),
+                    _active(s),
                     num(s["turnover"], 1),
                 ]
             )
@@ -448,10 +453,8 @@ def _momentum(u: dict[str, Any]) -> list[str]:
         rows.append(
             [
                 k,
-                f"{s['start'][:7]} .. {s['end'][:7]}",
-                pct(s["annual_return"]),
-                _ci(s),
-                num(s["t_stat"]),
+                _span(s),
+                *_perf(s),
                 num(s["turnover"], 0),
             ]
         )
@@ -618,10 +621,8 @@ def _china(c: dict[str, Any]) -> list[str]:
                                 cfg,
                                 str(w),
                                 num(cost, 0),
-                                pct(s["annual_return"], 2),
-                                _ci(s),
-                                num(s["t_stat"]),
-                                f"{pct(s['active_return'], 2)} ({num(s['active_t'])})",
+                                *_perf(s, 2),
+                                _active(s, 2),
                                 num(s["turnover"], 1),
                             ]
                         )
@@ -657,9 +658,7 @@ def _china(c: dict[str, Any]) -> list[str]:
                     side,
                     f"{o['config']['config']} {o['config']['window_months']}m",
                     f"{num(o['dsr_in_sample'].get('dsr'))} ({o['n_trials']})",
-                    pct(s["annual_return"], 2),
-                    _ci(s),
-                    num(s["t_stat"]),
+                    *_perf(s, 2),
                 ]
             )
     lines += md_table(

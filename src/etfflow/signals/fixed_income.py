@@ -13,6 +13,11 @@ EM debt (EMB).
 - Inflation: TIPS net inflow `rising_concern`, outflow `easing_concern`, zero `flat`.
 - EM debt: inflow `appetite`, outflow `aversion`, zero `flat`.
 - Rate expectation: extending -> `falling`, shortening -> `rising`, neutral -> `stable`.
+  With `tips_rates` (the framework's rule, default) TIPS move it: score = duration vote
+  (shortening +1, neutral 0, extending -1) + TIPS vote (inflow +0.5: inflation protection bought,
+  yields pushed up; outflow -0.5); >= 0.5 `rising`, <= -0.5 `falling`, else `stable`. TIPS alone
+  can turn a neutral duration reading, never overturn a clear one; without a duration reading
+  there is no rates reading.
 A leg without data makes the reading that needs it None (stated as missing), never a zero.
 """
 
@@ -38,7 +43,6 @@ LEGS: dict[str, tuple[str, ...]] = {
     "em_debt": ("EM Debt",),
 }
 FI_BANDS: tuple[float, float] = (0.65, 0.35)
-_RATES = {"extending": "falling", "shortening": "rising", "neutral": "stable"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ def fixed_income_flows(
     legs: dict[str, tuple[str, ...]] | None = None,
     bands: tuple[float, float] = FI_BANDS,
     tol: float = 0.0,
+    tips_rates: bool = True,
 ) -> FixedIncomeFlows:
     """Duration, credit, inflation and EM-debt readings from a `window_totals` frame."""
     lg = legs or LEGS
@@ -114,6 +119,19 @@ def fixed_income_flows(
         credit=cr,
         inflation=infl,
         em_debt=em,
-        rates=_RATES.get(dur) if dur else None,
+        rates=_rates(dur, infl if tips_rates else None),
         missing=[n for n in lg if sums.get(n) is None],
     )
+
+
+def _rates(duration: str | None, inflation: str | None) -> str | None:
+    """Rate expectation from the duration reading, moved by TIPS when given (see the module docstring)."""
+    if duration is None:
+        return None
+    score = {"shortening": 1.0, "neutral": 0.0, "extending": -1.0}[duration]
+    score += {"rising_concern": 0.5, "easing_concern": -0.5}.get(inflation or "", 0.0)
+    if score >= 0.5:
+        return "rising"
+    if score <= -0.5:
+        return "falling"
+    return "stable"

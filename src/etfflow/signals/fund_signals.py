@@ -8,11 +8,16 @@ one) but are evaluated only at the rows a dated report needs, with NumPy: that c
 and spares a command-line run the numba start-up (a test checks both give the same numbers).
 
 - 20-day flow F20 = sum of the last `long_days` (20) daily flows / the fund's AUM before the window
-  (prior-day AUM at the window's first session, carried forward over holes). Acceleration
-  A = (mean daily flow of the last `short_days` (5) sessions - mean daily flow of the 15 before)
-  / the same AUM. Class: `strong_inflow` F20 >= strong (2%) and A >= 0; `mild_inflow` F20 >= mild
-  (0.5%) otherwise; `strong_outflow` F20 <= -strong and A <= 0; `mild_outflow` F20 <= -mild
-  otherwise; `neutral` in between. F20 is None with fewer than `min_days` (15) known daily flows.
+  (prior-day AUM at the window's first session, carried forward over holes).
+- Acceleration, the framework's rule (`SignalParams.framework()`, the default): A = (SUM of the
+  last `short_days` (5) daily flows - SUM of the 15 before) / the same AUM, accelerating when A > 0.
+  etfflow's variant (`SignalParams.etfflow()`): A = (mean of the last 5 - mean of the 15 before) /
+  AUM, not decelerating when A >= 0. With a steady inflow the sums give A < 0 (15 days outweigh 5),
+  the means A = 0: the framework calls a strong inflow only when the last week beats the three before.
+- Class: `strong_inflow` F20 >= strong (2%) and accelerating; `mild_inflow` F20 >= mild (framework
+  1%, etfflow 0.5%) otherwise; `strong_outflow` F20 <= -strong and accelerating outwards (A < 0,
+  or A <= 0 in the etfflow variant); `mild_outflow` F20 <= -mild otherwise; `neutral` in between.
+  F20 is None with fewer than `min_days` (15) known daily flows.
 - z-score of a daily flow (% of prior AUM) against the trailing `z_window` (252) sessions, the
   day itself included as in every etfflow rolling kernel (at least `z_min` (60) known values,
   sample standard deviation); |z| >= 3 is a flow event.
@@ -50,6 +55,7 @@ __all__ = [
     "category_readings",
     "classify_flow",
     "fund_signals",
+    "panel_sessions",
     "to_panel",
 ]
 
@@ -59,12 +65,17 @@ FLOW_CLASSES: tuple[str, ...] = ("strong_inflow", "mild_inflow", "neutral", "mil
 
 @dataclass(frozen=True)
 class SignalParams:
-    """Thresholds and windows of the per-fund signals (fractions of AUM, sessions)."""
+    """Thresholds and windows of the per-fund signals (fractions of AUM, sessions).
+
+    The defaults are the framework's rules; `etfflow()` gives etfflow's earlier variant.
+    """
 
     long_days: int = 20
     short_days: int = 5
     strong: float = 0.02
-    mild: float = 0.005
+    mild: float = 0.01
+    accel: str = "sum"  # "sum": 5-day sum - prior 15-day sum (framework); "mean": 5-day mean - 15-day mean
+    accel_strict: bool = True  # accelerating means A > 0 (framework); False: A >= 0 (etfflow)
     min_days: int = 15
     z_window: int = 252
     z_min: int = 60
@@ -78,19 +89,41 @@ class SignalParams:
     reading_band: float = 0.05
     reading_min_obs: int = 30
 
+    @classmethod
+    def framework(cls, **kw: Any) -> SignalParams:
+        """The framework's rules: mild 1%, 5-day sum minus prior 15-day sum, strictly > 0."""
+        return cls(**{"mild": 0.01, "accel": "sum", "accel_strict": True, **kw})
+
+    @classmethod
+    def etfflow(cls, **kw: Any) -> SignalParams:
+        """etfflow's variant: mild 0.5%, 5-day mean minus prior 15-day mean, >= 0."""
+        return cls(**{"mild": 0.005, "accel": "mean", "accel_strict": False, **kw})
+
+    def acceleration(self, s5: F64, s15: F64, base: F64) -> F64:
+        """A from the 5-day and the prior 15-day flow sums ($) and the AUM base."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.accel == "sum":
+                return np.asarray((s5 - s15) / base)
+            n15 = self.long_days - self.short_days
+            return np.asarray((s5 / self.short_days - s15 / n15) / base)
+
 
 def classify_flow(
-    f20: float | None, accel: float | None, strong: float = 0.02, mild: float = 0.005
+    f20: float | None,
+    accel: float | None,
+    strong: float = 0.02,
+    mild: float = 0.01,
+    strict: bool = True,
 ) -> str | None:
     """Strength class of a 20-day flow (% AUM) and its acceleration (see the module docstring)."""
     if f20 is None or not np.isfinite(f20):
         return None
     a = 0.0 if accel is None or not np.isfinite(accel) else accel
-    if f20 >= strong and a >= 0:
+    if f20 >= strong and (a > 0 if strict else a >= 0):
         return "strong_inflow"
     if f20 >= mild:
         return "mild_inflow"
-    if f20 <= -strong and a <= 0:
+    if f20 <= -strong and (a < 0 if strict else a <= 0):
         return "strong_outflow"
     if f20 <= -mild:
         return "mild_outflow"
@@ -100,11 +133,13 @@ def classify_flow(
 def _classify(f20: F64, accel: F64, p: SignalParams) -> npt.NDArray[np.object_]:
     """`classify_flow` over arrays (None where F20 is unknown)."""
     a = np.nan_to_num(accel, nan=0.0)
+    up = a > 0 if p.accel_strict else a >= 0
+    down = a < 0 if p.accel_strict else a <= 0
     out = np.select(
         [
-            (f20 >= p.strong) & (a >= 0),
+            (f20 >= p.strong) & up,
             f20 >= p.mild,
-            (f20 <= -p.strong) & (a <= 0),
+            (f20 <= -p.strong) & down,
             f20 <= -p.mild,
             np.isfinite(f20),
         ],
@@ -209,6 +244,18 @@ def f20_at(
     return f20, k, base
 
 
+def exact_z(hist: F64, last: F64) -> F64:
+    """z of `last` against the known values of `hist` (sample sd), NaN for a zero deviation."""
+    known = ~np.isnan(hist)
+    n = known.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(known, hist, 0.0).sum(axis=0) / n
+        dev = np.where(known, hist - mean, 0.0)
+        sd = np.sqrt((dev**2).sum(axis=0) / (n - 1))
+        z = (last - mean) / sd
+    return np.where((sd > 0) & np.isfinite(z), z, np.nan)
+
+
 def zscore_at(x: F64, rows: npt.NDArray[np.int64], window: int, min_obs: int) -> F64:
     """(x - mean) / std (ddof=1) over the trailing `window` rows, the row itself included.
 
@@ -218,14 +265,8 @@ def zscore_at(x: F64, rows: npt.NDArray[np.int64], window: int, min_obs: int) ->
     out = np.full((len(rows), x.shape[1]), np.nan)
     for i, r in enumerate(rows):
         hist = x[max(0, r - window + 1) : r + 1]
-        known = ~np.isnan(hist)
-        n = known.sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(known, hist, 0.0).sum(axis=0) / n
-            dev = np.where(known, hist - mean, 0.0)
-            sd = np.sqrt((dev**2).sum(axis=0) / (n - 1))
-            z = (x[r] - mean) / sd
-        out[i] = np.where((n >= max(min_obs, 2)) & (sd > 0) & np.isfinite(z), z, np.nan)
+        n = (~np.isnan(hist)).sum(axis=0)
+        out[i] = np.where(n >= max(min_obs, 2), exact_z(hist, x[r]), np.nan)
     return out
 
 
@@ -315,6 +356,11 @@ class FundSignals:
         return d
 
 
+def panel_sessions(p: SignalParams, event_days: int = 5, history: int = 504) -> int:
+    """Sessions of history `fund_signals` needs."""
+    return max(history, p.z_window + event_days, p.pct_window + p.long_days) + 1
+
+
 def fund_signals(
     flows: pl.DataFrame,
     funds: pl.DataFrame,
@@ -323,11 +369,14 @@ def fund_signals(
     event_days: int = 5,
     params: SignalParams | None = None,
     history: int = 504,
+    panel: FlowPanel | None = None,
 ) -> FundSignals:
-    """Signals of every fund at `end` from daily flows up to it (`history` sessions are used)."""
+    """Signals of every fund at `end` from daily flows up to it (`history` sessions are used).
+
+    `panel`: the `to_panel(flows, end, panel_sessions(...))` panel when the caller already built it.
+    """
     p = params or SignalParams()
-    need = max(history, p.z_window + event_days, p.pct_window + p.long_days) + 1
-    w = to_panel(flows, end, need)
+    w = panel if panel is not None else to_panel(flows, end, panel_sessions(p, event_days, history))
     n_t, n_f = w.flow.shape
     aum = _aum_known(w)
     pct_rows = np.arange(max(0, n_t - p.pct_window), n_t, dtype=np.int64)
@@ -338,8 +387,8 @@ def fund_signals(
     last = w.flow[max(0, n_t - p.long_days) :]
     s20 = np.nansum(last, axis=0)
     s5 = np.nansum(last[-p.short_days :], axis=0)
+    a_now = p.acceleration(s5, s20 - s5, b_now)
     with np.errstate(divide="ignore", invalid="ignore"):
-        a_now = (s5 / p.short_days - (s20 - s5) / (p.long_days - p.short_days)) / b_now
         pct_aum = np.where(w.aum_prev > 0, w.flow / w.aum_prev, np.nan)
     pct = percentile_last(f20_hist, p.pct_window, p.pct_min) if n_t else np.zeros(n_f)
     ev_rows = np.arange(max(0, n_t - event_days), n_t, dtype=np.int64)

@@ -10,6 +10,10 @@
 A leg is the sum of all funds of its groups (by default SPY/IVV/VOO for large caps and IWM/IJR/VB
 for small caps). A leg whose net flow is within `tol` x its AUM of zero (exactly zero by default)
 is flat and the regime is `neutral`; a leg with no data gives no regime (None), never a zero.
+
+QQQ (the `Nasdaq 100` group) gives its own reading, as in the framework: a net inflow is
+`tech_growth_appetite`, an outflow `tech_growth_aversion`; the framework rules count it as a
+risk-appetite vote (`composite`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from etfflow.signals.overview import GroupFlows, group_totals
 __all__ = [
     "KEY_FUNDS",
     "LARGE_CAP",
+    "NASDAQ",
     "REGIMES",
     "SMALL_CAP",
     "BroadMarket",
@@ -35,6 +40,8 @@ __all__ = [
 KEY_FUNDS: tuple[str, ...] = ("SPY", "IVV", "VOO", "QQQ", "IWM", "DIA")
 LARGE_CAP: tuple[str, ...] = ("Large Cap",)
 SMALL_CAP: tuple[str, ...] = ("Small Cap",)
+NASDAQ: tuple[str, ...] = ("Nasdaq 100",)
+_NASDAQ = {"inflow": "tech_growth_appetite", "outflow": "tech_growth_aversion", "flat": "flat"}
 REGIMES: dict[str, str] = {
     "risk_on": "broad buying: large and small caps both take in money",
     "quality_flight": "large caps bought, small caps sold: a flight to quality",
@@ -79,6 +86,9 @@ class BroadMarket:
     regime: str | None
     basis: str
     missing: list[str]  # key funds without data in the window
+    nasdaq_usd: float | None = None  # QQQ leg (Nasdaq 100 group)
+    nasdaq_funds: list[str] | None = None
+    nasdaq: str | None = None  # tech_growth_appetite / flat / tech_growth_aversion
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -114,6 +124,8 @@ def broad_market(
     s_usd, s_aum, s_funds = groups.total(small)
     regime = risk_regime(l_usd, s_usd, large_aum=l_aum, small_aum=s_aum, tol=tol)
     basis = _basis(l_usd, l_aum, l_funds, s_usd, s_aum, s_funds, large, small)
+    q_usd, q_aum, q_funds = groups.total(NASDAQ)
+    q_dir = direction(q_usd, q_aum, tol)
     return BroadMarket(
         funds=rows,
         groups=groups,
@@ -124,6 +136,9 @@ def broad_market(
         regime=regime,
         basis=basis,
         missing=missing,
+        nasdaq_usd=num(q_usd),
+        nasdaq_funds=q_funds,
+        nasdaq=_NASDAQ.get(q_dir) if q_dir else None,
     )
 
 

@@ -6,13 +6,15 @@ Rules (thresholds are arguments; defaults below):
   without data are listed as missing and left out of both counts. breadth >= 0.7 is `broad`
   (participation across the market), breadth <= 0.4 `narrow`, in between `mixed`.
 - Cyclical/defensive ratio = 0.5 + (C - D) / (2 (|C| + |D|)), C and D the summed net flows of the
-  cyclical and defensive sectors (see `overview.cd_ratio`): it equals C / (C + D) when both are
+  cyclical and defensive sectors (see `overview.cd_ratio`; which sectors are which is a
+  `rules.SectorRules`, the framework's lists by default): it equals C / (C + D) when both are
   inflows and stays in [0, 1] and ordered when either is negative. ratio >= 0.65 is `cyclical`
   (risk-on rotation), ratio <= 0.4 `defensive`, in between `balanced`. None when a side has no data
-  or both are zero.
-- Cycle phase: each phase's score is the mean flow as % of AUM of its sectors with data (Fidelity's
-  business-cycle leaders, the taxonomy's `cycle_phase`); the pattern points to the best-scoring phase,
-  `mixed` when two phases tie for the top (equal up to float rounding).
+  or both are zero. The framework's own C / (C + D) is kept beside it (`seed_ratio`, see
+  `seed_share`): equal to the tilt ratio when both sides flow in, meaningless with mixed signs.
+- Cycle phase: each phase's score is the mean flow as % of AUM of its sectors with data (the rules'
+  phase table: the framework's by default, Fidelity's in the `etfflow` rules); the pattern points to
+  the best-scoring phase, `mixed` when two phases tie for the top (equal up to float rounding).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from etfflow.flows.aggregate import by_group
 from etfflow.flows.flags import EXCLUDED_BY_DEFAULT
 from etfflow.signals.common import band, jsonable, num
 from etfflow.signals.overview import cd_ratio, last_sessions, window_totals
+from etfflow.signals.rules import FRAMEWORK_SECTORS, SectorRules
 
 __all__ = [
     "BREADTH_BANDS",
@@ -41,6 +44,7 @@ __all__ = [
     "sector_history",
     "sector_rotation",
     "sector_snapshot",
+    "seed_share",
 ]
 
 BREADTH_BANDS: tuple[float, float] = (0.7, 0.4)
@@ -60,13 +64,46 @@ def cd_band(ratio: float | None, hi: float = CD_BANDS[0], lo: float = CD_BANDS[1
     return band(ratio, hi, lo, ("cyclical", "balanced", "defensive"))
 
 
-def cycle_phase(table: pl.DataFrame) -> tuple[str | None, dict[str, float]]:
+def seed_share(c: float | None, d: float | None) -> tuple[float | None, str]:
+    """The framework's C / (C + D) and whether it agrees with the tilt ratio.
+
+    Returns (value, status): status `agrees` when both flows are >= 0 (then it equals the tilt
+    ratio), `mixed_signs` when one side is an outflow (the value leaves [0, 1] or divides by a
+    near-zero sum), `both_outflows` when both are (the larger loser would rank first), `n/a` when
+    unknown or C + D = 0.
+    """
+    x, y = num(c), num(d)
+    if x is None or y is None or x + y == 0:
+        return None, "n/a"
+    v = x / (x + y)
+    if x >= 0 and y >= 0:
+        return v, "agrees"
+    if x < 0 and y < 0:
+        return v, "both_outflows"
+    return v, "mixed_signs"
+
+
+def cycle_phase(
+    table: pl.DataFrame,
+    phases: dict[str, tuple[str, ...]] | None = None,
+    order: tuple[str, ...] = PHASE_ORDER,
+) -> tuple[str | None, dict[str, float]]:
     """Phase the sector pattern points to, and each phase's score (mean sector flow % of AUM).
 
-    `table` needs cycle_phase and flow_pct_aum per sector. Returns ('mixed', scores) when the top
-    score is shared, (None, {}) when no sector has a known % flow.
+    `table` needs flow_pct_aum per sector and either a cycle_phase column or `phases` (sector ->
+    the phases it is scored in; a sector may count in several). Returns ('mixed', scores) when the
+    top score is shared, (None, {}) when no sector has a known % flow.
     """
-    known = table.filter(
+    if phases is not None:
+        rows = [
+            (ph, v)
+            for sec, v in zip(table["sector"].to_list(), table["flow_pct_aum"].to_list(), strict=True)
+            for ph in phases.get(sec, ())
+        ]
+        long = pl.DataFrame(rows, schema={"cycle_phase": pl.String, "flow_pct_aum": pl.Float64}, orient="row")
+    else:
+        long = table.select("cycle_phase", "flow_pct_aum")
+    known = long.filter(
         pl.col("cycle_phase").is_not_null()
         & pl.col("flow_pct_aum").is_not_null()
         & pl.col("flow_pct_aum").is_not_nan()
@@ -75,7 +112,8 @@ def cycle_phase(table: pl.DataFrame) -> tuple[str | None, dict[str, float]]:
         return None, {}
     means = known.group_by("cycle_phase").agg(pl.col("flow_pct_aum").mean())
     raw = dict(zip(means["cycle_phase"].to_list(), means["flow_pct_aum"].to_list(), strict=True))
-    order = [p for p in PHASE_ORDER if p in raw] + sorted(p for p in raw if p not in PHASE_ORDER)
+    order_l = [p for p in order if p in raw] + sorted(p for p in raw if p not in order)
+    order = tuple(order_l)
     scores = {p: float(raw[p]) for p in order}
     best = max(scores.values())
     # scores are means of floats: equal up to rounding counts as a tie
@@ -104,6 +142,9 @@ class SectorSnapshot:
     leaders: list[str] = field(default_factory=list)  # up to n sectors with the largest inflows
     laggards: list[str] = field(default_factory=list)  # up to n sectors with the largest outflows
     expected: int = 0  # sectors in the taxonomy
+    rules: str = "framework"  # name of the SectorRules used
+    seed_ratio: float | None = None  # the framework's C / (C + D)
+    seed_status: str = "n/a"  # agrees / mixed_signs / both_outflows / n/a (see `seed_share`)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -118,11 +159,18 @@ def sector_rotation(
     n_leaders: int = 3,
     breadth_bands: tuple[float, float] = BREADTH_BANDS,
     cd_bands: tuple[float, float] = CD_BANDS,
+    rules: SectorRules = FRAMEWORK_SECTORS,
 ) -> SectorSnapshot:
     """Sector rotation from a `window_totals` frame (per-fund flows over the window)."""
     sector_funds = funds.filter(pl.col("category") == "sector")
-    all_sectors = (
-        sector_funds.select("group", "cycle", "cycle_phase").unique("group", keep="first").sort("group")
+    names = sorted(set(sector_funds["group"].drop_nulls().to_list()))
+    all_sectors = pl.DataFrame(
+        {
+            "group": names,
+            "cycle": [rules.cycle(s) for s in names],
+            "cycle_phase": [rules.labels.get(s) for s in names],
+        },
+        schema={"group": pl.String, "cycle": pl.String, "cycle_phase": pl.String},
     )
     joined = totals.join(sector_funds.select("ticker", "group"), on="ticker")
     table = (
@@ -154,7 +202,8 @@ def sector_rotation(
     dfn = float(dfn_rows["flow_usd"].sum()) if dfn_rows.height else None
     ratio = cd_ratio(cyc, dfn) if cyc is not None and dfn is not None else None
     breadth = positive / table.height if table.height else None
-    phase, scores = cycle_phase(table)
+    phase, scores = cycle_phase(table, rules.phases, rules.order)
+    seed, seed_status = seed_share(cyc, dfn)
     leaders = table.filter(pl.col("flow_usd") > 0).head(n_leaders)["sector"].to_list()
     laggards = (
         table.filter(pl.col("flow_usd") < 0).sort(["flow_usd", "sector"]).head(n_leaders)["sector"].to_list()
@@ -178,6 +227,9 @@ def sector_rotation(
         leaders=leaders,
         laggards=laggards,
         expected=all_sectors.height,
+        rules=rules.name,
+        seed_ratio=seed,
+        seed_status=seed_status,
     )
 
 
@@ -188,6 +240,7 @@ def sector_snapshot(
     window: int = 5,
     as_of: dt.date | None = None,
     exclude: int = int(EXCLUDED_BY_DEFAULT),
+    rules: SectorRules = FRAMEWORK_SECTORS,
 ) -> SectorSnapshot:
     """Net flow of all funds of each sector over the last `window` sessions."""
     sector_funds = funds.filter(pl.col("category") == "sector")
@@ -198,7 +251,7 @@ def sector_snapshot(
         as_of=as_of,
         exclude=exclude,
     )
-    return sector_rotation(totals, funds)
+    return sector_rotation(totals, funds, rules=rules)
 
 
 def sector_history(
@@ -208,6 +261,7 @@ def sector_history(
     freq: str = "w",
     periods: int = 26,
     as_of: dt.date | None = None,
+    rules: SectorRules = FRAMEWORK_SECTORS,
 ) -> pl.DataFrame:
     """Net flow per sector and period (weeks end on the week's last session) for the last `periods`.
 
@@ -234,7 +288,11 @@ def sector_history(
     f = last_sessions(f, per_period * (periods + 1) + 5)
     g = by_group(f, sector_funds, by="group", freq=freq)
     dates = g["date"].unique().sort().tail(periods)
-    cycles = sector_funds.select("group", "cycle").unique("group", keep="first")
+    groups = sorted(set(sector_funds["group"].drop_nulls().to_list()))
+    cycles = pl.DataFrame(
+        {"group": groups, "cycle": [rules.cycle(x) for x in groups]},
+        schema={"group": pl.String, "cycle": pl.String},
+    )
     return (
         g.filter(pl.col("date").is_in(dates.implode()))
         .join(cycles, on="group", how="left")

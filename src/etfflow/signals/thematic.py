@@ -1,7 +1,11 @@
 """Thematic flows: sustained inflows as conviction, sudden outflows after a trend as a crowded unwind (pure).
 
-Weekly net flow per theme (taxonomy group of the `thematic` category, all its funds summed; weeks end
-on the week's last NYSE session). With w_1 .. w_n the last n weeks (w_n the latest):
+Weekly net flow per theme (all its funds summed; weeks end on the week's last NYSE session). The
+themes are a (theme, ticker) membership frame; the report's framework rules use the nine themes of
+`rules.load_themes("framework")` (AI & semiconductors, clean energy, biotech, cybersecurity, China
+internet, India, emerging markets, gold miners, bitcoin), where a fund may also sit in a sector or a
+region; without one, the `thematic` groups of the funds table. With w_1 .. w_n the last n weeks
+(w_n the latest):
 - `conviction`: the latest `min_weeks` (default 4) or more weeks are all inflows (> 0);
 - `crowded_unwind`: w_n < 0 right after a run of at least `min_weeks` inflow weeks, and
   |w_n| >= `unwind_ratio` (default 0.5) x the run's mean weekly inflow;
@@ -70,9 +74,9 @@ class ThematicFlows:
 
     weeks: list[dt.date]  # week ends, oldest first; the last may be incomplete
     partial_last_week: bool
-    table: (
-        pl.DataFrame
-    )  # theme, funds, tickers, weekly (list), last_week_usd, window_usd, streak_in, streak_out, state
+    # theme, funds, tickers, weekly (list), last_week_usd, window_usd, streak_in, streak_out, state,
+    # missing_funds (members without data)
+    table: pl.DataFrame
     missing: list[str]  # themes without any data in the weeks shown
     min_weeks: int
     unwind_ratio: float
@@ -91,10 +95,22 @@ def thematic_flows(
     weeks: int = 12,
     min_weeks: int = 4,
     unwind_ratio: float = 0.5,
+    themes: pl.DataFrame | None = None,
 ) -> ThematicFlows:
-    """Weekly flows of each theme for the `weeks` weeks ending with the week of `end`, and their states."""
-    theme_funds = funds.filter(pl.col("category") == "thematic").select("ticker", "group")
-    themes = sorted(set(theme_funds["group"].drop_nulls().to_list()))
+    """Weekly flows of each theme for the `weeks` weeks ending with the week of `end`, and their states.
+
+    `themes` (theme, ticker) fixes the membership and the order; by default the `thematic`
+    groups of `funds`, sorted.
+    """
+    if themes is None:
+        theme_funds = funds.filter(pl.col("category") == "thematic").select("ticker", "group")
+        theme_funds = theme_funds.filter(pl.col("group").is_not_null()).sort("group", "ticker")
+    else:
+        theme_funds = themes.select("ticker", pl.col("theme").alias("group"))
+    members: dict[str, list[str]] = {}
+    for t, g in theme_funds.iter_rows():
+        members.setdefault(g, []).append(t)
+    theme_names = list(members)
     week_end = calendar.period_end(np.array([end], dtype="datetime64[D]"), "w")[0]
     ends = calendar.week_end_sessions(None, str(week_end))[-weeks:]
     week_list = [dt.date.fromisoformat(str(d)) for d in ends]
@@ -103,7 +119,7 @@ def thematic_flows(
     f = flows.filter(
         pl.col("ticker").is_in(theme_funds["ticker"].implode()) & pl.col("date").is_between(start, end)
     )
-    per = to_period(f, "w").join(theme_funds, on="ticker", how="inner")
+    per = to_period(f, "w").join(theme_funds, on="ticker", how="inner")  # a fund counts in each theme
     weekly = per.group_by("group", "date").agg(
         pl.col("flow_usd").sum(), pl.col("ticker").n_unique().alias("n")
     )
@@ -112,7 +128,7 @@ def thematic_flows(
     tickers = {r["group"]: r["tickers"] for r in tick.iter_rows(named=True)}
     rows = []
     missing = []
-    for theme in themes:
+    for theme in theme_names:
         series: list[float | None] = [lookup.get((theme, w)) for w in week_list]
         if all(v is None for v in series):
             missing.append(theme)
@@ -128,6 +144,7 @@ def thematic_flows(
                 "streak_in": _run(series, True),
                 "streak_out": _run(series, False),
                 "state": theme_state(series, min_weeks=min_weeks, unwind_ratio=unwind_ratio),
+                "missing_funds": sorted(set(members[theme]) - set(tickers.get(theme, []))),
             }
         )
     schema: dict[str, Any] = {
@@ -140,6 +157,7 @@ def thematic_flows(
         "streak_in": pl.Int64,
         "streak_out": pl.Int64,
         "state": pl.String,
+        "missing_funds": pl.List(pl.String),
     }
     return ThematicFlows(
         weeks=week_list,

@@ -141,6 +141,20 @@ def read_csv_strings(data: bytes, file: str) -> tuple[pl.DataFrame, Locator]:
     return frame, CsvLines(text)
 
 
+def cell_text(value: object) -> str | None:
+    """A spreadsheet (calamine) cell as the text the CSV readers parse: dates ISO, integral numbers
+    without '.0', empty cells None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def drop_blank_rows(frame: pl.DataFrame, dropped: dict[str, int]) -> pl.DataFrame:
     """Drop rows whose every cell (besides `_row`) is empty, counting them as `blank_rows`."""
     cells = [c for c in frame.columns if c != "_row"]

@@ -26,6 +26,7 @@ from etfflow.sources.base import (
     ImportBatch,
     Locator,
     PathLike,
+    cell_text,
     check_so_lag,
     decode_text,
     drop_blank_rows,
@@ -177,7 +178,7 @@ def read_generic_xlsx(
     keep = [j for j, h in enumerate(header) if h]
     body = [r for r in rows[header_at + 1 :]]
     frame = pl.DataFrame(
-        {header[j]: [_cell_text(r[j]) if j < len(r) else None for r in body] for j in keep},
+        {header[j]: [cell_text(r[j]) if j < len(r) else None for r in body] for j in keep},
         schema={header[j]: pl.String for j in keep},
     )
 
@@ -197,19 +198,6 @@ def read_generic_xlsx(
         retrieved_at=retrieved_at,
         header_row=header_at + 1,
     )
-
-
-def _cell_text(value: object) -> str | None:
-    """A spreadsheet cell as the text the CSV path parses (dates ISO, integral floats without '.0')."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def read_generic_csv(
@@ -392,6 +380,72 @@ def _resolve_columns(
     return chosen, [c for c in columns if c not in used]
 
 
+#: the note of a panel whose dates carry a time of day (and zone)
+STAMPED_NOTE = "time-stamped dates read as the local date (time and zone dropped)"
+
+
+def resolve_panel_columns(
+    columns: Sequence[str],
+    mapping: Mapping[str, str] | None,
+    ticker: str | None,
+    *,
+    file: str,
+    header_row: int | None,
+) -> tuple[dict[str, str], list[str]]:
+    """`_resolve_columns`, then the required columns: a date column, and a ticker column or `ticker=`
+    (not both). Shared by the whole-file and the streaming (`etfflow.ingest`) readers."""
+    chosen, ignored = _resolve_columns(columns, mapping, file=file, header_row=header_row)
+    if "date" not in chosen:
+        raise ParseError(
+            f"missing required column (columns: {list(columns)}); pass mapping={{'<column>': 'date'}}",
+            file=file,
+            row=header_row,
+            field="date",
+        )
+    if "ticker" in chosen and ticker is not None:
+        raise ConfigError(f"ticker={ticker!r} given but the file has a ticker column {chosen['ticker']!r}")
+    if "ticker" not in chosen and ticker is None:
+        raise ParseError(
+            "missing required column; pass ticker= for a single-fund file or mapping= to name the column",
+            file=file,
+            row=header_row,
+            field="ticker",
+        )
+    return chosen, ignored
+
+
+def fixed_ticker(ticker: str) -> str:
+    """The `ticker=` of a single-fund file, upper case; ConfigError when it is not a ticker."""
+    symbol = ticker.strip().upper()
+    if not re.fullmatch(_TICKER, symbol):
+        raise ConfigError(f"not a ticker: {ticker!r}")
+    return symbol
+
+
+def local_dates(frame: pl.DataFrame) -> tuple[pl.DataFrame, bool]:
+    """Time-stamped text dates ('2024-01-02T16:00:00Z') cut to their local date; (frame, any were cut)."""
+    if frame["date"].dtype != pl.String:
+        return frame, False
+    stamped = frame["date"].str.contains(_TZ_STAMP).fill_null(False)
+    if not stamped.any():
+        return frame, False
+    return frame.with_columns(
+        pl.when(stamped).then(pl.col("date").str.slice(0, 10)).otherwise(pl.col("date")).alias("date")
+    ), True
+
+
+def parse_tickers(values: pl.Series, rows: pl.Series, *, file: str, field: str, locate: Locator) -> pl.Series:
+    """A ticker column stripped and upper-cased; ParseError naming the first row that is not a ticker."""
+    tick = values.cast(pl.String).str.strip_chars().str.to_uppercase()
+    uniq = tick.unique()  # checked once per distinct value: panels repeat a few tickers many times
+    bad_u = uniq.filter(uniq.is_null() | ~uniq.str.contains(_TICKER))
+    if bad_u.len():
+        bad = tick.is_null() | tick.is_in(bad_u.drop_nulls())
+        i = int(bad.arg_true()[0])
+        raise ParseError(f"not a ticker: {values[i]!r}", file=file, row=locate(int(rows[i])), field=field)
+    return tick
+
+
 def _build(
     frame: pl.DataFrame,
     locate: Locator,
@@ -409,23 +463,7 @@ def _build(
     """Shared body of the CSV and Parquet readers."""
     so_lag = check_so_lag(so_lag)
     stamp = resolve_retrieved_at(path, retrieved_at)
-    chosen, ignored = _resolve_columns(frame.columns, mapping, file=file, header_row=header_row)
-    if "date" not in chosen:
-        raise ParseError(
-            f"missing required column (columns: {frame.columns}); pass mapping={{'<column>': 'date'}}",
-            file=file,
-            row=header_row,
-            field="date",
-        )
-    if "ticker" in chosen and ticker is not None:
-        raise ConfigError(f"ticker={ticker!r} given but the file has a ticker column {chosen['ticker']!r}")
-    if "ticker" not in chosen and ticker is None:
-        raise ParseError(
-            "missing required column; pass ticker= for a single-fund file or mapping= to name the column",
-            file=file,
-            row=header_row,
-            field="ticker",
-        )
+    chosen, ignored = resolve_panel_columns(frame.columns, mapping, ticker, file=file, header_row=header_row)
     notes: list[str] = [f"so_lag={so_lag} declared by the caller" if so_lag is not None else "so_lag unknown"]
     if ignored:
         notes.append(f"ignored column(s): {ignored}")
@@ -436,13 +474,9 @@ def _build(
     rows = frame["_row"]
     labels = dict(chosen)
     formats = (date_format,) if date_format else DATE_FORMATS
-    if frame["date"].dtype == pl.String:
-        stamped = frame["date"].str.contains(_TZ_STAMP).fill_null(False)
-        if stamped.any():
-            notes.append("time-stamped dates read as the local date (time and zone dropped)")
-            frame = frame.with_columns(
-                pl.when(stamped).then(pl.col("date").str.slice(0, 10)).otherwise(pl.col("date")).alias("date")
-            )
+    frame, stamped = local_dates(frame)
+    if stamped:
+        notes.append(STAMPED_NOTE)
     out: dict[str, pl.Series] = {
         "_row": rows,
         "date": parse_dates(
@@ -450,22 +484,9 @@ def _build(
         ),
     }
     if "ticker" in chosen:
-        tick = frame["ticker"].cast(pl.String).str.strip_chars().str.to_uppercase()
-        bad = tick.is_null() | ~tick.str.contains(_TICKER)
-        if bad.any():
-            i = int(bad.arg_true()[0])
-            raise ParseError(
-                f"not a ticker: {frame['ticker'][i]!r}",
-                file=file,
-                row=locate(rows[i]),
-                field=labels["ticker"],
-            )
-        out["ticker"] = tick
+        out["ticker"] = parse_tickers(frame["ticker"], rows, file=file, field=labels["ticker"], locate=locate)
     else:
-        symbol = (ticker or "").strip().upper()
-        if not re.fullmatch(_TICKER, symbol):
-            raise ConfigError(f"not a ticker: {ticker!r}")
-        out["ticker"] = pl.Series("ticker", [symbol] * frame.height, dtype=pl.String)
+        out["ticker"] = pl.Series("ticker", [fixed_ticker(ticker or "")] * frame.height, dtype=pl.String)
     for c in VALUE_COLUMNS:
         if c in chosen:
             out[c] = parse_float(frame[c].alias(c), rows, file=file, field=labels[c], locate=locate)

@@ -22,6 +22,7 @@ from etfflow.errors import ParseError, ValidationError
 from etfflow.sources.base import (
     ImportBatch,
     PathLike,
+    cell_text,
     decode_text,
     drop_blank_rows,
     finish,
@@ -313,23 +314,10 @@ class _BiffBook(_Book):
             cells = self._wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
         except CalamineError as exc:
             raise ParseError(f"unreadable sheet {name!r}: {exc}", file=self.file) from exc
-        return [_Row(i + 1, [_biff_text(c) for c in r]) for i, r in enumerate(cells)]
+        return [_Row(i + 1, [cell_text(c) for c in r]) for i, r in enumerate(cells)]
 
     def where(self, sheet: str, number: int) -> str:
         return f" (sheet {sheet!r}, row {number})"
-
-
-def _biff_text(value: object) -> str | None:
-    """A calamine cell as text: dates ISO, integral numbers without '.0', empty cells None."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _sheets(text: str) -> dict[str, tuple[int, int]]:

@@ -152,33 +152,24 @@ class FundIdMap:
 
     def frame(self) -> pl.DataFrame:
         """The ticker map as a validated `funds` frame (ticker, name, cik, series_id, class_id)."""
-        recs = sorted(self._by_ticker.values(), key=lambda r: r.ticker or "")
-        frame = pl.DataFrame(
-            {
-                "ticker": [r.ticker for r in recs],
-                "name": [r.name for r in recs],
-                "cik": [r.cik for r in recs],
-                "series_id": [r.series_id for r in recs],
-                "class_id": [r.class_id for r in recs],
-            },
-            schema={c: pl.String() for c in ("ticker", "name", "cik", "series_id", "class_id")},
+        return self._table(
+            "funds", ticker="ticker", name="name", cik="cik", series_id="series_id", class_id="class_id"
         )
-        return validate(frame, "funds")
 
     def id_frame(self) -> pl.DataFrame:
         """Every mapped ticker as a validated `sec_ids` frame (ticker, cik, series_id, class_id, source)."""
+        return self._table(
+            "sec_ids", ticker="ticker", cik="cik", series_id="series_id", class_id="class_id", source="origin"
+        )
+
+    def _table(self, table: str, **columns: str) -> pl.DataFrame:
+        """Every mapped ticker (sorted) as a validated frame of `table`: column = FundIds attribute."""
         recs = sorted(self._by_ticker.values(), key=lambda r: r.ticker or "")
         frame = pl.DataFrame(
-            {
-                "ticker": [r.ticker for r in recs],
-                "cik": [r.cik for r in recs],
-                "series_id": [r.series_id for r in recs],
-                "class_id": [r.class_id for r in recs],
-                "source": [r.origin for r in recs],
-            },
-            schema={c: pl.String() for c in ("ticker", "cik", "series_id", "class_id", "source")},
+            {c: [getattr(r, attr) for r in recs] for c, attr in columns.items()},
+            schema={c: pl.String() for c in columns},
         )
-        return validate(frame, "sec_ids")
+        return validate(frame, table)
 
 
 def parse_fund_ids_csv(data: bytes | str, *, file: str | None = None) -> list[FundIds]:
