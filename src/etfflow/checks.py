@@ -290,10 +290,25 @@ def vendor_rows(
     dropped: dict[str, int],
     notes: list[str],
 ) -> pl.DataFrame:
-    """Checks on parsed `vendor_flows` rows (with `_row`): numbers after unit scaling, tickers, the source;
-    rows on days that are not NYSE sessions or after tomorrow are dropped and counted."""
+    """Checks on parsed `vendor_flows` rows (with `_row`): rows on days that are not NYSE sessions are
+    dropped and counted first (the note says how many held a non-zero flow), then numbers after unit
+    scaling, tickers and the source are checked, and rows after tomorrow dropped and counted."""
     from etfflow.calendar import is_trading_day
 
+    dates = frame["date"].to_numpy().astype("datetime64[D]")
+    session = is_trading_day(dates) if len(dates) else np.zeros(0, dtype=bool)
+    n_off = int((~session).sum())
+    if n_off:
+        gone = frame.filter(~pl.Series(session))
+        off = gone["date"].unique().sort().cast(pl.String).to_list()
+        shown = ", ".join(off[:8]) + (", ..." if len(off) > 8 else "")
+        nonzero = gone.filter(pl.col("flow_usd") != 0)
+        notes.append(
+            f"{n_off} row(s) dated on days that are not NYSE sessions were dropped ({nonzero.height} with a "
+            f"non-zero flow, net {float(nonzero['flow_usd'].sum()):,.0f} USD): {shown}"
+        )
+        dropped["non_session_rows"] = dropped.get("non_session_rows", 0) + n_off
+        frame = frame.filter(pl.Series(session))
     check_frame(frame, "vendor_flows", file=file, locate=locate, labels=labels, dates=False)
     sources = frame["source"].unique().to_list() if "source" in frame.columns else []
     for src in sources:
@@ -305,17 +320,7 @@ def vendor_rows(
             )
     if frame.height == 0:
         return frame
-    frame = _drop_future(frame, "date", dropped, notes)
-    dates = frame["date"].to_numpy().astype("datetime64[D]")
-    session = is_trading_day(dates) if len(dates) else np.zeros(0, dtype=bool)
-    n_off = int((~session).sum())
-    if n_off:
-        off = sorted({str(d) for d in dates[~session]})
-        shown = ", ".join(off[:10]) + (", ..." if len(off) > 10 else "")
-        notes.append(f"{n_off} row(s) dated on days that are not NYSE sessions were dropped: {shown}")
-        dropped["non_session_rows"] = dropped.get("non_session_rows", 0) + n_off
-        frame = frame.filter(pl.Series(session))
-    return frame
+    return _drop_future(frame, "date", dropped, notes)
 
 
 def check_batch(store: Store, batch: ImportBatch) -> ImportBatch:

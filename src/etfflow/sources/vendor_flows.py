@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from etfflow.calendar import is_trading_day
 from etfflow.checks import vendor_rows
 from etfflow.errors import ConfigError, ParseError, ValidationError
 from etfflow.schema import empty, validate
@@ -470,21 +469,6 @@ def _finish(
     missing = out["flow_usd"].is_null() | out["ticker"].is_null() | (out["ticker"] == "")
     add_dropped(dropped, "missing_flow", int(missing.sum()))
     out = out.filter(~missing)
-    session = (
-        is_trading_day(out["date"].to_numpy().astype("datetime64[D]")) if out.height else np.zeros(0, bool)
-    )
-    n_off = int((~session).sum())
-    if n_off:
-        gone = out.filter(~pl.Series(session))
-        off = gone["date"].unique().sort().cast(pl.String).to_list()
-        shown = ", ".join(off[:8]) + (", ..." if len(off) > 8 else "")
-        nonzero = gone.filter(pl.col("flow_usd") != 0)
-        notes.append(
-            f"{n_off} row(s) dated on days that are not NYSE sessions were dropped ({nonzero.height} with a "
-            f"non-zero flow, net {float(nonzero['flow_usd'].sum()):,.0f} USD): {shown}"
-        )
-        add_dropped(dropped, "non_session_rows", n_off)
-        out = out.filter(pl.Series(session))
     out = vendor_rows(out, file=file, locate=locate, labels=labels, dropped=dropped, notes=notes)
     out = out.sort("ticker", "date", "_row")
     same = (pl.col("ticker") == pl.col("ticker").shift(1)) & (pl.col("date") == pl.col("date").shift(1))
