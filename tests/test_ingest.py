@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from etfflow import calendar, ingest
+from etfflow import calendar, ingest, refresh
 from etfflow.errors import ConfigError, EtfflowError
 from etfflow.pipeline import import_paths, refresh_flows, write_batch
 from etfflow.sources.generic import read_generic_csv, read_generic_parquet
@@ -101,7 +101,7 @@ def test_streamed_import_equals_whole_file_import(
 
 def test_ranged_refresh_equals_full_recompute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     frame = panel()
-    monkeypatch.setattr(ingest, "FLOW_GROUP_ROWS", 100)  # several read groups
+    monkeypatch.setattr(refresh, "FLOW_GROUP_ROWS", 100)  # several read groups
     first = write_csv(frame.filter(pl.col("Date") < SESS[60].astype(dt.date)), tmp_path / "a.csv")
     # the second file overlaps 10 days (one value changed), and adds the rest (with AAA's split)
     tail = frame.filter(pl.col("Date") >= SESS[50].astype(dt.date)).with_columns(
@@ -296,3 +296,123 @@ def test_values_far_from_the_stored_ones_are_refused_as_by_write_batch(
             assert frame.equals(after[name]), name
     assert errors[0] == errors[1]
     assert "BBB: every one of the 20 overlapping" in errors[0] and "mis-scaled columns?" in errors[0]
+
+
+# --- the SQL staging of typed Parquet panels and the bulk flow path -------------------------------------
+
+
+Tables = dict[str, pl.DataFrame]
+
+
+def _stream_both_ways(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Tables, Tables, list[bool]]:
+    """Import `path` with DuckDB's SQL staging, then with the chunked reader; (tables, tables, which
+    way the first import went)."""
+    taken: list[bool] = []
+    real = ingest._stage_parquet_sql
+
+    def spy(*a: object, **k: object) -> bool:
+        taken.append(real(*a, **k))  # type: ignore[arg-type]
+        return taken[-1]
+
+    monkeypatch.setattr(ingest, "_stage_parquet_sql", spy)
+    with Store(tmp_path / "sql.duckdb") as s:
+        import_paths(s, [path], retrieved_at=STAMP)
+    monkeypatch.setattr(ingest, "_stage_parquet_sql", lambda *_a, **_k: False)
+    with Store(tmp_path / "chunks.duckdb") as s:
+        import_paths(s, [path], retrieved_at=STAMP)
+    return tables(tmp_path / "sql.duckdb"), tables(tmp_path / "chunks.duckdb"), taken
+
+
+def test_typed_parquet_is_staged_in_sql_with_the_chunked_readers_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame = panel().with_columns(  # a NaN NAV is a missing value for both readers
+        pl.when((pl.col("Ticker") == "BBB") & (pl.col("Date") == SESS[7].astype(dt.date)))
+        .then(float("nan"))
+        .otherwise(pl.col("NAV"))
+        .alias("NAV"),
+        pl.col("Shares").cast(pl.Int64),  # integer shares are read as numbers too
+    )
+    path = tmp_path / "p.parquet"
+    frame.write_parquet(path)
+    sql, chunks, taken = _stream_both_ways(path, tmp_path, monkeypatch)
+    assert taken == [True]
+    assert_same(sql, chunks)
+    assert_same(sql, batch_reference(path, tmp_path / "b.duckdb"))
+    bbb = sql["daily"].filter((pl.col("ticker") == "BBB") & (pl.col("date") == SESS[7].astype(dt.date)))
+    assert bbb["nav"].to_list() == [None]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["saturday", "lower_case_ticker", "negative", "text_dates", "huge", "blank_row"],
+)
+def test_parquet_rows_the_sql_staging_cannot_take_go_to_the_chunked_reader(
+    damage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame = panel(10)
+    first = pl.col("Ticker") == "AAA"
+    if damage == "saturday":
+        saturday = pl.when(first).then(dt.date(2023, 1, 7)).otherwise(pl.col("Date"))
+        frame = frame.with_columns(saturday.alias("Date"))
+        frame = frame.unique(subset=["Date", "Ticker"], keep="first", maintain_order=True)
+    elif damage == "lower_case_ticker":
+        frame = frame.with_columns(pl.col("Ticker").str.to_lowercase())
+    elif damage == "negative":
+        frame = frame.with_columns(pl.when(first).then(-1.0).otherwise(pl.col("NAV")).alias("NAV"))
+    elif damage == "text_dates":
+        frame = frame.with_columns(pl.col("Date").cast(pl.String))
+    elif damage == "huge":
+        frame = frame.with_columns(pl.when(first).then(1e300).otherwise(pl.col("Shares")).alias("Shares"))
+    else:
+        frame = pl.concat([frame, pl.DataFrame([[None] * 4], schema=frame.schema, orient="row")])
+    path = tmp_path / "p.parquet"
+    frame.write_parquet(path)
+    outcomes = []
+    for way in ("sql", "chunks"):
+        if way == "chunks":
+            monkeypatch.setattr(ingest, "_stage_parquet_sql", lambda *_a, **_k: False)
+        with Store(tmp_path / f"{way}.duckdb") as s:
+            try:
+                (res,) = import_paths(s, [path], retrieved_at=STAMP)
+                outcomes.append(("ok", res.dropped, res.rows))
+            except EtfflowError as exc:
+                outcomes.append(("error", str(exc), 0))
+            left = s.query(
+                "SELECT count(*) AS n FROM duckdb_tables() WHERE temporary AND table_name LIKE '_etfflow%'"
+            )["n"][0]
+        assert left == 0  # no stage table is left behind, refused or not
+    assert outcomes[0] == outcomes[1]
+    expected = {"saturday": "ok", "lower_case_ticker": "ok", "text_dates": "ok", "blank_row": "ok"}
+    assert outcomes[0][0] == expected.get(damage, "error")
+    if damage in ("negative", "huge"):
+        assert f"file {path}" in str(outcomes[0][1]) and "row " in str(outcomes[0][1])
+    if damage == "saturday":
+        assert outcomes[0][1] == {"non_session_rows": 1}
+
+
+@pytest.mark.parametrize(("block", "read"), [(37, 100), (1, 1), (10_000, 10_000)])
+def test_bulk_flows_in_small_blocks_equal_the_whole_file_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int, read: int
+) -> None:
+    monkeypatch.setattr(refresh, "BULK_ROWS", block)
+    monkeypatch.setattr(refresh, "BULK_READ_ROWS", read)
+    path = tmp_path / "p.parquet"
+    panel().write_parquet(path)
+    with Store(tmp_path / "s.duckdb") as s:
+        import_paths(s, [path], retrieved_at=STAMP)
+    assert_same(tables(tmp_path / "s.duckdb"), batch_reference(path, tmp_path / "b.duckdb"))
+
+
+def test_the_same_panel_twice_in_one_import_is_written_once(tmp_path: Path) -> None:
+    path = write_csv(panel(30), tmp_path / "p.csv")
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(path.read_bytes())
+    with Store(tmp_path / "s.duckdb") as s:
+        first, second = import_paths(s, [path, copy])
+        n = s.query("SELECT count(*) AS n, count(DISTINCT (date, ticker)) AS k FROM daily")
+    assert first.added == panel(30).height and not first.already_imported
+    assert second.already_imported and second.added == 0
+    assert n["n"][0] == n["k"][0] == panel(30).height

@@ -145,6 +145,27 @@ def session_index(dates: np.ndarray, market: str = "US") -> np.ndarray:
     return np.searchsorted(_all_sessions(market), np.asarray(dates, dtype="datetime64[D]")).astype(np.int64)
 
 
+@lru_cache(maxsize=8)
+def _day_lookup(market: str) -> np.ndarray:
+    """Position of each calendar day from the first session to the last in the session list; -1 on days
+    that are not sessions (a direct lookup: no binary search)."""
+    s = _all_sessions(market).view(np.int64)
+    lut = np.full(int(s[-1] - s[0]) + 1, -1, dtype=np.int64)
+    lut[s - s[0]] = np.arange(len(s), dtype=np.int64)
+    return lut
+
+
+def session_positions(dates: np.ndarray, market: str = "US") -> np.ndarray:
+    """Position of each datetime64[D] date in the market's session list, -1 where it is not a session:
+    `is_trading_day` and `session_index` in one table lookup."""
+    lut = _day_lookup(market)
+    first = _all_sessions(market)[0].astype(np.int64)
+    rel = np.asarray(dates, dtype="datetime64[D]").view(np.int64) - first
+    inside = (rel >= 0) & (rel < len(lut))
+    out: np.ndarray = np.where(inside, lut[np.where(inside, rel, 0)], -1)
+    return out
+
+
 def shift_sessions(dates: np.ndarray, n: int, market: str = "US") -> np.ndarray:
     """Move each session n sessions forward (n>0) or back (n<0)."""
     s = _all_sessions(market)

@@ -50,6 +50,7 @@ __all__ = [
     "NAME_MAX",
     "SERIES_RE",
     "TICKER_RE",
+    "bounds",
     "check_batch",
     "check_frame",
     "check_number",
@@ -147,7 +148,8 @@ def refuse_dtd(data: bytes, *, file: str | None = None) -> None:
             )
 
 
-def _bounds(column: str) -> tuple[float, float]:
+def bounds(column: str) -> tuple[float, float]:
+    """The (low, high) bounds a non-null value of `column` must lie within."""
     return LIMITS.get(column, (-MAX_ABS, MAX_ABS))
 
 
@@ -212,7 +214,7 @@ def check_frame(
         if col == "_row" or not dtype.is_float():
             continue
         s = frame[col]
-        lo, hi = _bounds(col)
+        lo, hi = bounds(col)
         bad = (s.is_nan() | s.is_infinite() | (s < lo) | (s > hi)).fill_null(False)
         refuse(s, bad, "implausible value ", repr, f" (must be finite, {lo:g} to {hi:g})")
     for col, pattern in IDENTIFIERS.items():

@@ -22,15 +22,18 @@ import hashlib
 import io
 import json
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import polars as pl
 
 from etfflow import calendar, checks
 from etfflow.errors import NotFoundError, ParseError, ValidationError
+from etfflow.refresh import refresh_flows_from
 from etfflow.schema import TABLES
 from etfflow.sources.base import (
     GZIP_MAGIC,
@@ -54,25 +57,26 @@ from etfflow.store import Store, _literal, _q
 
 __all__ = [
     "CHUNK_ROWS",
-    "FLOW_GROUP_ROWS",
     "PanelImport",
+    "StagedPanel",
     "Streamable",
+    "capped_memory",
+    "drop_stage",
     "file_digest",
     "import_panel",
     "refresh_flows_from",
+    "stage_panel",
     "streamable",
+    "write_panel",
 ]
 
 #: rows parsed and checked at a time
 CHUNK_ROWS = 250_000
-#: about how many `daily` rows are read back at a time to recompute flows
-FLOW_GROUP_ROWS = 250_000
 #: DuckDB's memory limit while a panel is imported (it spills to disk beyond it)
 MEMORY_LIMIT = "512MB"
 _CSV_BLOCK = 32 << 20
 _STAGE = "_etfflow_stage"
 _TOUCHED = "_etfflow_touched"
-_CTX = "_etfflow_ctx"
 
 Progress = Callable[[str, float], None]
 
@@ -255,6 +259,7 @@ class _Spec:
     ticker: str | None
     formats: tuple[str, ...]
     values: list[str]
+    stage: str = _STAGE
 
 
 def _key_hashes(frame: pl.DataFrame) -> np.ndarray:
@@ -343,11 +348,38 @@ def _spec(
 # --- the import ----------------------------------------------------------------------------------
 
 
-def import_panel(
+@contextmanager
+def capped_memory(store: Store) -> Iterator[None]:
+    """DuckDB's memory limit at `MEMORY_LIMIT` while panels are imported (it spills beyond it)."""
+    con = store.connection
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    con.execute(f"SET memory_limit = {_literal(MEMORY_LIMIT)}")
+    try:
+        yield
+    finally:
+        if limit:
+            con.execute(f"SET memory_limit = {_literal(limit[0])}")
+
+
+@dataclass
+class StagedPanel:
+    """A panel read and checked into its stage table, waiting to be written (`write_panel`)."""
+
+    path: Path
+    info: Streamable
+    spec: _Spec
+    out: PanelImport
+    options: str
+    so_lag: int | None
+    stamp: dt.datetime
+
+
+def stage_panel(
     store: Store,
     path: Path,
     info: Streamable,
     *,
+    index: int = 0,
     mapping: Mapping[str, str] | None = None,
     ticker: str | None = None,
     so_lag: int | None = 0,
@@ -356,11 +388,14 @@ def import_panel(
     retrieved_at: dt.datetime | None = None,
     chunk_rows: int | None = None,
     progress: Progress = _noop,
-) -> PanelImport:
-    """Stream one generic panel into the warehouse (in the caller's transaction) and refresh its flows.
+) -> StagedPanel | PanelImport:
+    """Read and check one panel into a temporary stage table: the first phase of an import.
 
+    Run it before the import's transaction begins: DuckDB scans a table filled inside an open
+    transaction with one thread, one filled before it with all of them. The file's own checks run here
+    (rows, dates, tickers, numbers, repeated keys); the checks against stored rows when it is written.
     A file whose content (sha256) was already imported with the same options is recognised and not
-    read again (`already_imported`).
+    read again (a PanelImport with `already_imported`). Drop the stage with `drop_stage`.
     """
     file = str(path)
     so_lag = check_so_lag(so_lag)
@@ -371,23 +406,21 @@ def import_panel(
     )
     known = store.known_file(info.sha256, opts)
     if known is not None:
-        return PanelImport(
-            src,
-            rows=known,
-            unchanged=known,
-            already_imported=True,
-            notes=["already imported (same content and options): not read again"],
-        )
+        return _already(src, known)
     stamp = resolve_retrieved_at(path, retrieved_at)
-    if info.kind == "parquet":
+    types = _parquet_schema_sql(store, path) if info.kind == "parquet" else None
+    chunks: Iterator[pl.DataFrame] | None = None
+    if types is not None:
+        names = list(types)
+    elif info.kind == "parquet":
         names, chunks = _parquet_chunks(path, file, chunk_rows or CHUNK_ROWS)
-        header_row = None
     else:
         names, chunks = _csv_chunks(path, file)
-        header_row = 1
+    header_row = 1 if info.kind == "csv" else None
     spec, ignored = _spec(
         names, file=file, mapping=mapping, ticker=ticker, date_format=date_format, header_row=header_row
     )
+    spec.stage = f"{_STAGE}_{index}"
     out = PanelImport(src)
     out.notes.append(f"so_lag={so_lag} declared by the caller" if so_lag is not None else "so_lag unknown")
     if ignored:
@@ -396,21 +429,36 @@ def import_panel(
     chunk_notes: set[str] = set()
     hashes: list[np.ndarray] = []
     con = store.connection
-    cols = ", ".join(
-        ["_row BIGINT", "date DATE", "ticker VARCHAR"] + [f"{_q(c)} DOUBLE" for c in spec.values]
-    )
-    limit = con.execute("SELECT current_setting('memory_limit')").fetchone()
-    con.execute(f"SET memory_limit = {_literal(MEMORY_LIMIT)}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGE} ({cols})")
+    _create_stage(store, spec)
+    staged = StagedPanel(path, info, spec, out, opts, so_lag, stamp)
     try:
-        for k, raw in enumerate(chunks):
+        in_sql = types is not None and _stage_parquet_sql(store, path, spec, types)
+        if in_sql:
+            progress(f"read {path.name} in SQL", 0.3)
+            hashes.append(np.array([0, 0], dtype=np.uint64))  # the repeat check below runs in SQL
+        elif chunks is None:  # DuckDB read the schema, but a row needs the chunked reader
+            arrow_names, chunks = _parquet_chunks(path, file, chunk_rows or CHUNK_ROWS)
+            if arrow_names != names:  # not seen: DuckDB and Arrow name a file's columns alike
+                stage = spec.stage
+                spec, _ = _spec(
+                    arrow_names,
+                    file=file,
+                    mapping=mapping,
+                    ticker=ticker,
+                    date_format=date_format,
+                    header_row=None,
+                )
+                spec.stage = stage
+                staged.spec = spec
+                _create_stage(store, spec)
+        for k, raw in enumerate(() if in_sql else chunks or ()):
             progress(f"reading {path.name}: chunk {k + 1}", 0.1)
             checked = _check_chunk(raw, spec, out.dropped, off, chunk_notes)
             hashes.append(_key_hashes(checked))
             if checked.height:
                 con.register("_etfflow_chunk", checked.to_arrow())
                 try:
-                    con.execute(f"INSERT INTO {_STAGE} SELECT * FROM _etfflow_chunk")
+                    con.execute(f"INSERT INTO {spec.stage} SELECT * FROM _etfflow_chunk")
                 finally:
                     con.unregister("_etfflow_chunk")
         out.notes.extend(sorted(chunk_notes))
@@ -428,7 +476,46 @@ def import_panel(
         if len(every) > 1 and bool((every[1:] == every[:-1]).any()):  # else no key can repeat
             _drop_repeats(store, spec, out.dropped)
         del every
-        _whole_file_checks(store, spec, src)  # after repeats, as the whole-file reader's order
+    except BaseException:
+        drop_stage(store, staged)
+        raise
+    return staged
+
+
+def _create_stage(store: Store, spec: _Spec) -> None:
+    cols = ", ".join(
+        ["_row BIGINT", "date DATE", "ticker VARCHAR"] + [f"{_q(c)} DOUBLE" for c in spec.values]
+    )
+    store.connection.execute(f"CREATE OR REPLACE TEMP TABLE {spec.stage} ({cols})")
+
+
+def _already(source: str, rows: int) -> PanelImport:
+    return PanelImport(
+        source,
+        rows=rows,
+        unchanged=rows,
+        already_imported=True,
+        notes=["already imported (same content and options): not read again"],
+    )
+
+
+def drop_stage(store: Store, staged: StagedPanel) -> None:
+    """Drop a panel's stage table (after its import committed or failed)."""
+    store.connection.execute(f"DROP TABLE IF EXISTS {staged.spec.stage}")
+
+
+def write_panel(store: Store, staged: StagedPanel, progress: Progress = _noop) -> PanelImport:
+    """Write a staged panel into the warehouse (in the caller's transaction) and refresh its flows: the
+    second phase of an import. The checks against the stored rows run first (swapped or mis-scaled
+    columns, truncated values)."""
+    spec, out, path = staged.spec, staged.out, staged.path
+    src = out.source
+    known = store.known_file(staged.info.sha256, staged.options)  # the same file twice in one import
+    if known is not None:
+        return _already(src, known)
+    con = store.connection
+    try:
+        _whole_file_checks(store, spec, src)
         progress(f"writing {path.name}", 0.5)
         values = ", ".join(
             (_q(c) if c in spec.values else f"NULL::{_sql_type(c)}") + f" AS {_q(c)}"
@@ -437,26 +524,108 @@ def import_panel(
         )
         con.execute(
             "CREATE OR REPLACE TEMP VIEW _etfflow_incoming AS SELECT date, ticker, "
-            f"{_literal(src)} AS source, {values}, {_literal(so_lag)}::TINYINT AS so_lag, "
-            f"{_literal(stamp)} AS retrieved_at "
-            f"FROM {_STAGE}"
+            f"{_literal(src)} AS source, {values}, {_literal(staged.so_lag)}::TINYINT AS so_lag, "
+            f"{_literal(staged.stamp)} AS retrieved_at "
+            f"FROM {spec.stage}"
         )
         res = store.upsert_from("daily", "_etfflow_incoming", touched=_TOUCHED, kept_columns=spec.values)
         out.rows = res.added + res.changed + res.unchanged
         out.added, out.changed, out.unchanged, out.kept = res.added, res.changed, res.unchanged, res.kept
         out.tickers = [
-            r[0] for r in con.execute(f"SELECT DISTINCT ticker FROM {_STAGE} ORDER BY 1").fetchall()
+            r[0] for r in con.execute(f"SELECT DISTINCT ticker FROM {spec.stage} ORDER BY 1").fetchall()
         ]
         progress(f"flows for {path.name}", 0.7)
         out.refreshed = refresh_flows_from(store, _TOUCHED)
-        store.record_file(info.sha256, file, src, out.rows, options=opts)
+        store.record_file(staged.info.sha256, spec.file, src, out.rows, options=staged.options)
     finally:
-        if limit:
-            con.execute(f"SET memory_limit = {_literal(limit[0])}")
         con.execute("DROP VIEW IF EXISTS _etfflow_incoming")
-        con.execute(f"DROP TABLE IF EXISTS {_STAGE}")
         con.execute(f"DROP TABLE IF EXISTS {_TOUCHED}")
     return out
+
+
+def import_panel(
+    store: Store, path: Path, info: Streamable, *, progress: Progress = _noop, **options: Any
+) -> PanelImport:
+    """Stage and write one panel (`stage_panel`, then `write_panel`), in the caller's transaction if
+    any. `pipeline.import_paths` stages every panel before its transaction begins instead."""
+    with capped_memory(store):
+        staged = stage_panel(store, path, info, progress=progress, **options)
+        if isinstance(staged, PanelImport):
+            return staged
+        try:
+            return write_panel(store, staged, progress)
+        finally:
+            drop_stage(store, staged)
+
+
+_NUMERIC_TYPES = frozenset(
+    {"DOUBLE", "FLOAT", "REAL", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
+    | {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+)
+
+
+def _parquet_schema_sql(store: Store, path: Path) -> dict[str, str] | None:
+    """Column names and DuckDB types of a Parquet file, or None when DuckDB cannot read its schema
+    (the chunked reader then reports why) or names two columns alike."""
+    try:
+        described = store.connection.execute(
+            f"DESCRIBE SELECT * FROM read_parquet({_literal(str(path))})"
+        ).fetchall()
+    except duckdb.Error:
+        return None
+    types = {str(r[0]): str(r[1]) for r in described}
+    return types if len(types) == len(described) else None
+
+
+def _stage_parquet_sql(store: Store, path: Path, spec: _Spec, types: dict[str, str]) -> bool:
+    """Stage a typed Parquet panel with DuckDB alone, when every row is one the chunked reader would take
+    as it is; True when staged. False (nothing staged) sends the file through the chunked reader, which
+    names the bad row or counts the drops: a column that is not typed (dates as text, numbers as text),
+    a missing date or ticker, a blank row, a ticker not already in canonical form, a date that is not a
+    NYSE session (or is after tomorrow, or past the calendar), or a number outside `etfflow.checks`'
+    bounds. NaN is read as a missing value, as the chunked reader does.
+    """
+    con = store.connection
+    src = _literal(str(path))
+    chosen = spec.chosen
+    if types.get(chosen["date"]) != "DATE":
+        return False
+    if "ticker" in chosen:
+        if types.get(chosen["ticker"]) != "VARCHAR":
+            return False
+        tick = _q(chosen["ticker"])
+    else:
+        tick = _literal(spec.ticker)
+    for c in spec.values:
+        kind = types.get(chosen[c], "")
+        if kind not in _NUMERIC_TYPES and not kind.startswith("DECIMAL"):
+            return False
+    values = [f"nullif(CAST({_q(chosen[c])} AS DOUBLE), 'NaN'::DOUBLE)" for c in spec.values]
+    con.execute(
+        f"INSERT INTO {spec.stage} SELECT file_row_number + 1, {_q(chosen['date'])}, {tick}"
+        + "".join(f", {v}" for v in values)
+        + f" FROM read_parquet({src}, file_row_number = true)"
+    )
+    bounds = []
+    for c in spec.values:
+        lo, hi = checks.bounds(c)
+        bounds.append(f"({_q(c)} IS NULL OR (isfinite({_q(c)}) AND {_q(c)} BETWEEN {lo!r} AND {hi!r}))")
+    clean = " AND ".join(["date IS NOT NULL", "ticker IS NOT NULL", *bounds])
+    row = con.execute(f"SELECT count(*) FILTER (NOT ({clean})) FROM {spec.stage}").fetchone()
+    ok = row is not None and row[0] == 0
+    if ok:
+        found = con.execute(f"SELECT DISTINCT date FROM {spec.stage}").fetchall()
+        days = np.array([r[0] for r in found], dtype="datetime64[D]")
+        last = min(calendar.calendar_end("US"), dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1))
+        ok = bool(calendar.is_trading_day(days).all()) and bool((days <= np.datetime64(last)).all())
+    if ok and "ticker" in chosen:
+        ok = all(
+            isinstance(t, str) and t == t.strip().upper() and checks.is_ticker(t)
+            for (t,) in con.execute(f"SELECT DISTINCT ticker FROM {spec.stage}").fetchall()
+        )
+    if not ok:
+        con.execute(f"DELETE FROM {spec.stage}")
+    return ok
 
 
 def _whole_file_checks(store: Store, spec: _Spec, source: str) -> None:
@@ -467,13 +636,13 @@ def _whole_file_checks(store: Store, spec: _Spec, source: str) -> None:
     file = spec.file
     if "shares_outstanding" in spec.values:
         zero = con.execute(
-            f"SELECT ticker, count(shares_outstanding) AS n FROM {_STAGE} GROUP BY ticker "
+            f"SELECT ticker, count(shares_outstanding) AS n FROM {spec.stage} GROUP BY ticker "
             "HAVING count(shares_outstanding) >= 5 AND bool_and(shares_outstanding = 0) "
             "ORDER BY min(_row) LIMIT 1"
         ).fetchone()
         if zero:
             first = con.execute(
-                f"SELECT min(_row) FROM {_STAGE} WHERE ticker = {_literal(zero[0])}"
+                f"SELECT min(_row) FROM {spec.stage} WHERE ticker = {_literal(zero[0])}"
             ).fetchone()
             raise ValidationError(
                 f"every one of the {zero[1]} shares counts of {zero[0]} is 0: swapped or mis-scaled columns? "
@@ -490,7 +659,7 @@ def _whole_file_checks(store: Store, spec: _Spec, source: str) -> None:
         q = _q(c)
         pairs = (
             f"SELECT n.ticker, n.date, n.{q} AS v, d.{q} AS vs, d.source AS ss, n.{q} / d.{q} AS ratio "
-            f"FROM {_STAGE} n JOIN daily d ON d.date = n.date AND d.ticker = n.ticker "
+            f"FROM {spec.stage} n JOIN daily d ON d.date = n.date AND d.ticker = n.ticker "
             f"WHERE n.{q} > 0 AND d.{q} > 0"
         )
         whole = con.execute(
@@ -530,14 +699,14 @@ def _drop_repeats(store: Store, spec: _Spec, dropped: dict[str, int]) -> None:
     """Across the whole stage: drop identical repeats of a (date, ticker) row, refuse conflicting ones."""
     con = store.connection
     repeated = con.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM {_STAGE} GROUP BY date, ticker HAVING count(*) > 1)"
+        f"SELECT count(*) FROM (SELECT 1 FROM {spec.stage} GROUP BY date, ticker HAVING count(*) > 1)"
     ).fetchone()
     if not repeated or not repeated[0]:
         return
     content = ", ".join(["date", "ticker", *[_q(c) for c in spec.values]])
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _etfflow_firsts AS SELECT min(_row) AS r, {content} "
-        f"FROM {_STAGE} GROUP BY ALL"
+        f"FROM {spec.stage} GROUP BY ALL"
     )
     try:
         clash = con.execute(
@@ -546,8 +715,8 @@ def _drop_repeats(store: Store, spec: _Spec, dropped: dict[str, int]) -> None:
         ).fetchone()
         if clash:
             day, tick, rs = clash
-            first = con.execute(f"SELECT * FROM {_STAGE} WHERE _row = {int(rs[0])}").fetchone()
-            second = con.execute(f"SELECT * FROM {_STAGE} WHERE _row = {int(rs[1])}").fetchone()
+            first = con.execute(f"SELECT * FROM {spec.stage} WHERE _row = {int(rs[0])}").fetchone()
+            second = con.execute(f"SELECT * FROM {spec.stage} WHERE _row = {int(rs[1])}").fetchone()
             assert first is not None and second is not None
             names = ["_row", "date", "ticker", *spec.values]
             a, b = dict(zip(names, first, strict=True)), dict(zip(names, second, strict=True))
@@ -560,289 +729,8 @@ def _drop_repeats(store: Store, spec: _Spec, dropped: dict[str, int]) -> None:
                 field=spec.chosen.get(diff, diff),
             )
         gone = con.execute(
-            f"DELETE FROM {_STAGE} WHERE _row NOT IN (SELECT r FROM _etfflow_firsts)"
+            f"DELETE FROM {spec.stage} WHERE _row NOT IN (SELECT r FROM _etfflow_firsts)"
         ).fetchone()
         add_dropped(dropped, "duplicate_rows", int(gone[0]) if gone else 0)
     finally:
         con.execute("DROP TABLE IF EXISTS _etfflow_firsts")
-
-
-# --- flows for what an import touched --------------------------------------------------------------
-
-#: observations (rows with a shares count, or AUM and NAV) of context read before the first changed date
-_CONTEXT_OBS = 3
-#: rows of context read before the first changed date besides the fund's largest reporting lag
-_CONTEXT_ROWS = 8
-#: how far back (calendar days) context is looked for; a fund with less context is recomputed in full
-_CONTEXT_DAYS = 400
-
-
-def refresh_flows_from(store: Store, touched: str) -> int:
-    """Recompute `flows_daily` for the (ticker, first changed date) rows of table `touched`; rows written.
-
-    A fund's flows are recomputed from a few observations before its first changed date (the prior
-    count, bad-print and split context) to its last row, and replace the stored flows from the previous
-    observation on. A fund with several sources, too little recent context, or a split in the
-    recomputed range is recomputed over its whole history (a split rescales every earlier row).
-    """
-    con = store.connection
-    n = con.execute(f"SELECT count(*) FROM {touched}").fetchone()
-    if not n or not n[0]:
-        return 0
-    _context(store, touched)
-    groups = [r[0] for r in con.execute(f"SELECT DISTINCT grp FROM {_CTX} ORDER BY grp").fetchall()]
-    written = 0
-    full: list[str] = []
-    from etfflow.pipeline import funds_table
-
-    funds = funds_table(store)
-    try:
-        for g in groups:
-            written += _flows_group(store, g, full, funds)
-        if full:
-            con.execute(
-                f"UPDATE {_CTX} SET ctx_start = NULL, keep_from = NULL, grp = -1 "
-                f"WHERE ticker IN (SELECT unnest({_literal(full)}))"
-            )
-            written += _flows_group(store, -1, [], funds)
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {_CTX}")
-    return written
-
-
-def _context(store: Store, touched: str) -> None:
-    """Table _CTX: per touched ticker, where to start reading (ctx_start), where results are kept from
-    (keep_from; NULL: from the start) and its read group."""
-    con = store.connection
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {_CTX} AS
-        WITH t AS (SELECT ticker, lo FROM {touched}),
-        prev AS (
-            SELECT d.ticker, d.date,
-                bool_or(d.shares_outstanding IS NOT NULL
-                        OR (d.total_net_assets IS NOT NULL AND d.nav > 0)) AS obs,
-                max(d.so_lag) AS lag
-            FROM daily d JOIN t ON d.ticker = t.ticker
-            WHERE d.date < t.lo AND d.date >= t.lo - INTERVAL {_CONTEXT_DAYS} DAY
-            GROUP BY d.ticker, d.date),
-        r AS (
-            SELECT ticker, date, obs,
-                row_number() OVER w AS rn,
-                sum(obs::INT) OVER w AS nobs,
-                max(lag) OVER (PARTITION BY ticker) AS maxlag
-            FROM prev WINDOW w AS (PARTITION BY ticker ORDER BY date DESC ROWS UNBOUNDED PRECEDING)),
-        c AS (
-            SELECT t.ticker, t.lo,
-                min(r.date) FILTER (r.nobs <= {_CONTEXT_OBS}
-                                    OR r.rn <= coalesce(r.maxlag, 0) + {_CONTEXT_ROWS}) AS ctx_start,
-                max(r.date) FILTER (r.obs) AS keep_from,
-                coalesce(max(r.nobs), 0) AS nobs
-            FROM t LEFT JOIN r ON r.ticker = t.ticker
-            GROUP BY t.ticker, t.lo),
-        counted AS (
-            SELECT c.ticker, c.ctx_start, c.keep_from, c.nobs,
-                CASE WHEN min(d.source) = max(d.source) THEN 1 ELSE 2 END AS n_src,
-                count(d.date) AS rows_all,
-                count(d.date) FILTER (d.date >= c.ctx_start) AS rows_ctx
-            FROM c LEFT JOIN daily d ON d.ticker = c.ticker
-            GROUP BY ALL),
-        sized AS (
-            SELECT ticker,
-                nobs > {_CONTEXT_OBS} AND n_src <= 1 AS ranged,
-                CASE WHEN ranged THEN ctx_start END AS ctx_start,
-                CASE WHEN ranged THEN keep_from END AS keep_from,
-                CASE WHEN ranged THEN rows_ctx ELSE rows_all END AS rows
-            FROM counted)
-        SELECT ticker, ctx_start, keep_from,
-            (greatest(sum(rows) OVER (ORDER BY ticker ROWS UNBOUNDED PRECEDING), 1) - 1)
-                // {FLOW_GROUP_ROWS} AS grp
-        FROM sized
-        """
-    )
-
-
-def _flows_group(store: Store, grp: int, full: list[str], funds: pl.DataFrame) -> int:
-    """Recompute and write the flows of one read group; tickers needing a full recompute go to `full`."""
-    from etfflow.flows.daily import MONTHLY_SOURCES, compute_flows, merge_sources
-    from etfflow.flows.flags import Flag
-
-    con = store.connection
-    names = ", ".join(f"d.{_q(c)}" for c in _FLOW_INPUTS)
-    rel = con.execute(
-        f"SELECT {names}, c.keep_from FROM daily d JOIN {_CTX} c ON d.ticker = c.ticker "
-        f"WHERE c.grp = {grp} AND d.date >= coalesce(c.ctx_start, DATE '0001-01-01') "
-        "ORDER BY d.ticker, d.date, d.source"
-    )
-    daily = pl.from_arrow(rel.arrow().read_all())
-    assert isinstance(daily, pl.DataFrame)
-    if daily.height == 0:
-        return 0
-    keep_from = daily["keep_from"]
-    daily = daily.drop("keep_from").with_columns(pl.col("so_lag").cast(pl.Int8))
-    same_key = (daily["ticker"] == daily["ticker"].shift(1)) & (daily["date"] == daily["date"].shift(1))
-    tickers = daily["ticker"].unique().to_list()
-    simple = (
-        not same_key.any()
-        and daily["source"].n_unique() == 1
-        and daily["source"][0] not in MONTHLY_SOURCES
-        and not daily["estimated"].any()
-        and set(calendar.fund_markets(funds, tickers).values()) == {"US"}
-    )
-    if not simple:
-        # several sources, estimated or month-end counts, other markets: the general computation
-        flows = compute_flows(merge_sources(daily), funds)
-        keep_map = daily.select("ticker", keep_from.alias("keep_from")).unique("ticker")
-        keep = flows.join(keep_map, on="ticker", how="left")["keep_from"]
-        kept = flows.filter(keep.is_null() | (flows["available_on"] >= keep))
-    else:
-        kept = _simple_flows(daily.drop("source"), keep_from, funds_units(funds))
-    if grp >= 0:
-        split = int(Flag.SPLIT)
-        new_split = kept.filter((pl.col("flags") & split) != 0)["ticker"].unique().to_list()
-        old_split = [
-            r[0]
-            for r in con.execute(
-                f"SELECT DISTINCT f.ticker FROM flows_daily f JOIN {_CTX} c ON f.ticker = c.ticker "
-                f"WHERE c.grp = {grp} AND c.keep_from IS NOT NULL AND f.available_on >= c.keep_from "
-                f"AND (f.flags & {split}) <> 0"
-            ).fetchall()
-        ]
-        redo = sorted(set(new_split) | set(old_split))
-        if redo:
-            full.extend(redo)
-            kept = kept.filter(~pl.col("ticker").is_in(redo))
-    con.execute(
-        f"DELETE FROM flows_daily f USING {_CTX} c WHERE f.ticker = c.ticker AND c.grp = {grp} "
-        "AND (c.keep_from IS NULL OR f.available_on >= c.keep_from)"
-        + (f" AND f.ticker NOT IN (SELECT unnest({_literal(full)}))" if full and grp >= 0 else "")
-    )
-    if kept.height:
-        con.register("_etfflow_flows", kept.to_arrow())
-        try:
-            con.execute("INSERT INTO flows_daily SELECT * FROM _etfflow_flows")
-        finally:
-            con.unregister("_etfflow_flows")
-    return kept.height
-
-
-_FLOW_INPUTS = (
-    "date",
-    "ticker",
-    "source",
-    "close",
-    "nav",
-    "shares_outstanding",
-    "total_net_assets",
-    "split_factor",
-    "estimated",
-    "so_lag",
-)
-
-
-def _simple_flows(daily: pl.DataFrame, keep_from: pl.Series, units: dict[str, float]) -> pl.DataFrame:
-    """Flows of a single-source US panel sorted by (ticker, date), from each row's `keep_from` on."""
-    flows, rows = flows_frame(daily, units)
-    keep = keep_from.gather(rows)
-    return flows.filter(keep.is_null() | (flows["available_on"] >= keep))
-
-
-def flows_frame(daily: pl.DataFrame, units: dict[str, float]) -> tuple[pl.DataFrame, pl.Series]:
-    """`etfflow.flows.daily.compute_flows` for a single-source US panel already sorted by (ticker, date).
-
-    The same rules and kernel, without the re-sorting and Python-object columns (the streaming path
-    reads millions of rows sorted from the warehouse); no estimated or month-end counts. Returns the
-    flows (`flows_daily` columns) and, for each, the row of `daily` it comes from. `units`: creation
-    unit shares by ticker.
-    """
-    from etfflow.errors import DataQualityError
-    from etfflow.flows.daily import FlowParams
-    from etfflow.flows.flags import Flag
-    from etfflow.flows.nb import SPLIT_RATIOS, flows_long_nb
-
-    p = FlowParams()
-    so = daily["shares_outstanding"]
-    derive = so.is_null() & daily["total_net_assets"].is_not_null() & (daily["nav"] > 0).fill_null(False)
-    if derive.any():
-        so = pl.select(
-            pl.when(derive).then(daily["total_net_assets"] / daily["nav"]).otherwise(so)
-        ).to_series()
-    dates = daily["date"].to_numpy()
-    ok = calendar.is_trading_day(dates)
-    if not ok.all():
-        bad = int(np.flatnonzero(~ok)[0])
-        raise DataQualityError(
-            f"{daily['ticker'][bad]} has a row dated {daily['date'][bad]}, which is not an NYSE session"
-        )
-    tick = daily["ticker"]
-    change = (tick != tick.shift(1)).fill_null(True).to_numpy()
-    starts = np.append(np.flatnonzero(change), len(tick)).astype(np.int64)
-    names = tick.gather(starts[:-1]).to_list()
-    unit = np.array([units.get(t, 0.0) for t in names], dtype=np.float64)
-    lag_col = daily["so_lag"]
-    lag = lag_col.fill_null(0).cast(pl.Int64).to_numpy()
-
-    def arr(s: pl.Series) -> np.ndarray:
-        return s.cast(pl.Float64).fill_null(np.nan).to_numpy()
-
-    so_a = arr(so)
-    flow, aum_prev, dshares, nav_used, flags, gap, trade_sess = flows_long_nb(
-        starts,
-        calendar.session_index(dates),
-        so_a,
-        arr(daily["nav"]),
-        arr(daily["close"]),
-        arr(daily["split_factor"]),
-        lag,
-        unit,
-        *p.thresholds(),
-        SPLIT_RATIOS,
-    )
-    lag_unknown = lag_col.is_null().to_numpy()
-    flags = flags | np.where(lag_unknown, np.uint32(Flag.LAG_UNKNOWN), np.uint32(0)).astype(np.uint32)
-    aum = derive.to_numpy()
-    flags = np.where(aum, flags & ~np.uint32(Flag.ODD_LOT), flags).astype(np.uint32)
-    keep = ~np.isnan(so_a)
-    sessions = calendar.sessions()
-    trade_dates = sessions[np.clip(trade_sess, 0, len(sessions) - 1)]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pct = np.where(aum_prev > 0, flow / aum_prev, np.nan)
-    mask = pl.Series(keep)
-    out = pl.DataFrame(
-        {
-            "date": trade_dates[keep],
-            "ticker": tick.filter(mask),
-            "flow_usd": flow[keep],
-            "aum_prev_usd": aum_prev[keep],
-            "flow_pct_aum": pct[keep],
-            "shares_change": dshares[keep],
-            "nav_used": nav_used[keep],
-            "method": pl.Series(np.where(aum[keep], "aum", "shares"), dtype=pl.String),
-            "flags": flags[keep],
-            "gap_sessions": gap[keep],
-            "available_on": dates[keep],
-        }
-    ).with_columns(
-        pl.col(c).fill_nan(None)
-        for c in ("flow_usd", "aum_prev_usd", "flow_pct_aum", "shares_change", "nav_used")
-    )
-    return out, pl.Series(np.flatnonzero(keep))
-
-
-def funds_units(funds: pl.DataFrame) -> dict[str, float]:
-    """Creation unit shares by ticker, as floats (funds without one are left out)."""
-    return {
-        t: float(u)
-        for t, u in zip(funds["ticker"].to_list(), funds["creation_unit_shares"].to_list(), strict=True)
-        if u
-    }
-
-
-def touched_from_frame(store: Store, frame: pl.DataFrame) -> None:
-    """Table _TOUCHED from a (ticker, lo) frame (every given ticker from its date `lo`)."""
-    con = store.connection
-    con.register("_etfflow_t", frame.select("ticker", "lo").to_arrow())
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {_TOUCHED} AS SELECT ticker, lo FROM _etfflow_t")
-    finally:
-        con.unregister("_etfflow_t")

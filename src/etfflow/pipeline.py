@@ -98,68 +98,82 @@ def import_paths(
     """Import files (format from their content): write their rows and refresh the flows they affect.
 
     All files are written in one transaction: one bad file raises and writes nothing. Generic CSV and
-    Parquet panels stream in chunks (`etfflow.ingest`: bounded memory, set-based upserts, flows
-    recomputed only for the funds and dates they change); other files are parsed whole first, then
-    written with `write_batch`. `funds` rows are merged column by column (see `merge_funds`). A
-    panel whose content was already imported with the same options is recognised by its sha256 and
-    not read again.
+    Parquet panels stream (`etfflow.ingest`: staged and checked before the transaction begins, in
+    bounded memory; then set-based upserts, flows recomputed only for the funds and dates they change);
+    other files are parsed whole first, then written with `write_batch`. `funds` rows are merged
+    column by column (see `merge_funds`). A panel whose content was already imported with the same
+    options is recognised by its sha256 and not read again.
     """
+    from contextlib import ExitStack
+
     from etfflow import ingest
     from etfflow.sources.detect import detect_format, read_file
 
     _refuse_synthetic(store)
-    plan: list[tuple[Path, ingest.Streamable | ImportBatch]] = []
-    for i, p in enumerate(paths):
-        progress(f"parsing {p.name}", i / max(len(paths), 1))
-        info = ingest.streamable(p, detect_format(p))
-        if info is not None and not info.whole_file:
-            plan.append((p, info))
-        else:
-            plan.append((p, read_file(p, **options)))
+    plan: list[tuple[Path, ingest.StagedPanel | ingest.PanelImport | ImportBatch]] = []
     out = []
-    with store.transaction():
-        for p, item in plan:
-            progress(f"writing {p.name}", 0.9)
-            if isinstance(item, ingest.Streamable):
-                out.append(_import_streamed(store, p, item, progress, options))
+    with ExitStack() as stack:  # stages are dropped, then DuckDB's memory limit restored, on every exit
+        capped = False
+        for i, p in enumerate(paths):
+            progress(f"parsing {p.name}", i / max(len(paths), 1))
+            info = ingest.streamable(p, detect_format(p))
+            if info is None or info.whole_file:
+                plan.append((p, read_file(p, **options)))
                 continue
-            written = write_batch(store, item)
-            new_file = store.record_file(file_sha256(p), str(p), item.source, written.rows)
-            out.append(
-                ImportSummary(
-                    file=str(p),
-                    format=item.source,
-                    rows=written.rows,
-                    added=written.added,
-                    changed=written.changed,
-                    unchanged=written.unchanged,
-                    tickers=written.tickers,
-                    dropped=dict(item.dropped),
-                    notes=list(item.notes) + written.notes,
-                    already_imported=not new_file,
-                    tables={t: _counts(r) for t, r in written.results.items()},
-                    kept=written.kept,
+            _check_stream_options(p, info.kind, options)
+            if not capped:
+                stack.enter_context(ingest.capped_memory(store))
+                capped = True
+            staged = ingest.stage_panel(store, p, info, index=i, progress=progress, **options)
+            if isinstance(staged, ingest.StagedPanel):
+                stack.callback(ingest.drop_stage, store, staged)
+            plan.append((p, staged))
+        with store.transaction():
+            for p, item in plan:
+                progress(f"writing {p.name}", 0.9)
+                if isinstance(item, ingest.StagedPanel):
+                    out.append(_streamed_summary(p, ingest.write_panel(store, item, progress)))
+                    continue
+                if isinstance(item, ingest.PanelImport):
+                    out.append(_streamed_summary(p, item))
+                    continue
+                written = write_batch(store, item)
+                new_file = store.record_file(file_sha256(p), str(p), item.source, written.rows)
+                out.append(
+                    ImportSummary(
+                        file=str(p),
+                        format=item.source,
+                        rows=written.rows,
+                        added=written.added,
+                        changed=written.changed,
+                        unchanged=written.unchanged,
+                        tickers=written.tickers,
+                        dropped=dict(item.dropped),
+                        notes=list(item.notes) + written.notes,
+                        already_imported=not new_file,
+                        tables={t: _counts(r) for t, r in written.results.items()},
+                        kept=written.kept,
+                    )
                 )
-            )
     return out
 
 
-def _import_streamed(
-    store: Store, path: Path, info: Any, progress: Progress, options: dict[str, Any]
-) -> ImportSummary:
-    """One generic panel through the streaming path, as an ImportSummary."""
+def _check_stream_options(path: Path, kind: str, options: dict[str, Any]) -> None:
+    """The options the whole-file reader takes, refused as it refuses them."""
     import inspect
 
-    from etfflow.ingest import import_panel
     from etfflow.sources.generic import read_generic_csv
 
-    try:  # the options the whole-file reader takes, refused as it refuses them
+    try:
         inspect.signature(read_generic_csv).bind(path, **options)
     except TypeError as exc:
         raise ConfigError(
-            f"format 'generic_{info.kind}' does not take option(s) {sorted(options)}: {exc}"
+            f"format 'generic_{kind}' does not take option(s) {sorted(options)}: {exc}"
         ) from exc
-    done = import_panel(store, path, info, progress=progress, **options)
+
+
+def _streamed_summary(path: Path, done: Any) -> ImportSummary:
+    """What streaming one generic panel did, as an ImportSummary."""
     counts = _counts(UpsertResult("daily", done.added, done.changed, done.unchanged, done.kept))
     return ImportSummary(
         file=str(path),
