@@ -20,6 +20,7 @@ Everything runs in the caller's transaction.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,6 +117,11 @@ def _context(store: Store, touched: str) -> None:
 
     monthly = ", ".join(_literal(s) for s in sorted(MONTHLY_SOURCES))
     con = store.connection
+    span = con.execute(f"SELECT min(lo), max(lo) FROM {touched}").fetchone()
+    assert span is not None
+    # literal bounds let DuckDB skip row groups by their date ranges (a first import reads none)
+    since = _literal(span[0] - dt.timedelta(days=_CONTEXT_DAYS)) if span[0] else "DATE '0001-01-01'"
+    until = _literal(span[1]) if span[1] else "DATE '0001-01-01'"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {_CTX} AS
@@ -127,6 +133,7 @@ def _context(store: Store, touched: str) -> None:
                 max(d.so_lag) AS lag
             FROM daily d JOIN t ON d.ticker = t.ticker
             WHERE d.date < t.lo AND d.date >= t.lo - INTERVAL {_CONTEXT_DAYS} DAY
+                AND d.date < {until} AND d.date >= {since}
             GROUP BY d.ticker, d.date),
         r AS (
             SELECT ticker, date, obs,
@@ -142,17 +149,23 @@ def _context(store: Store, touched: str) -> None:
                 coalesce(max(r.nobs), 0) AS nobs
             FROM t LEFT JOIN r ON r.ticker = t.ticker
             GROUP BY t.ticker, t.lo),
-        counted AS (
-            SELECT c.ticker, c.ctx_start, c.keep_from, c.nobs,
+        agg AS (
+            SELECT c.ticker,
                 CASE WHEN min(d.source) = max(d.source) THEN 1 ELSE 2 END AS n_src,
                 min(d.source) AS src,
                 coalesce(bool_or(d.estimated), false) AS est,
-                count(d.date) AS rows_all,
-                count(d.date) FILTER (d.date >= c.ctx_start) AS rows_ctx,
+                count(*) AS rows_all,
+                count(*) FILTER (d.date >= c.ctx_start) AS rows_ctx,
                 count(d.close) > 0 AS any_close,
                 count(d.split_factor) > 0 AS any_split
-            FROM c LEFT JOIN daily d ON d.ticker = c.ticker
-            GROUP BY ALL),
+            FROM daily d JOIN c ON d.ticker = c.ticker
+            GROUP BY c.ticker),
+        counted AS (
+            SELECT c.ticker, c.ctx_start, c.keep_from, c.nobs, coalesce(a.n_src, 2) AS n_src, a.src,
+                coalesce(a.est, false) AS est, coalesce(a.rows_all, 0) AS rows_all,
+                coalesce(a.rows_ctx, 0) AS rows_ctx, coalesce(a.any_close, false) AS any_close,
+                coalesce(a.any_split, false) AS any_split
+            FROM c LEFT JOIN agg a ON a.ticker = c.ticker),
         sized AS (
             SELECT ticker,
                 nobs > {_CONTEXT_OBS} AND n_src <= 1 AS ranged,
@@ -305,9 +318,8 @@ def _read_sorted(
     store: Store, where: str, first: int, last: int, total: int, extra: tuple[str, ...]
 ) -> dict[str, np.ndarray]:
     """The `total` rows of funds first..last (codes) matching `where`, ordered by (code, date), as
-    arrays; of `_OPTIONAL`, only the columns in `extra`. The result is read to its end before anything
-    else runs on the connection (a new statement would end DuckDB's stream early), into arrays
-    allocated once."""
+    arrays; of `_OPTIONAL`, only the columns in `extra`. Read whole before anything else runs on the
+    connection (a new statement would end a DuckDB stream early)."""
     cols = [c for c in _READ_COLUMNS if c not in _OPTIONAL or c in extra]
     select = ", ".join(f"{_READ_COLUMNS[c][0]} AS {c}" for c in cols)
     sql = (
@@ -315,18 +327,11 @@ def _read_sorted(
         f"WHERE {where} AND c.code BETWEEN {first} AND {last} "
         "AND d.date >= coalesce(c.ctx_start, DATE '0001-01-01') ORDER BY c.code, d.date"
     )
-    out: dict[str, np.ndarray] = {c: np.empty(total, dtype=_READ_COLUMNS[c][1]) for c in cols}
-    at = 0
-    for batch in store.connection.execute(sql).to_arrow_reader(1 << 20):
-        n = batch.num_rows
-        if at + n > total:
-            raise DataQualityError(f"flows: more rows than counted for funds {first}..{last}")
-        for i, c in enumerate(cols):
-            out[c][at : at + n] = batch.column(i).to_numpy(zero_copy_only=False)
-        at += n
-    if at != total:
-        raise DataQualityError(f"flows: {at} rows read where {total} were counted")
-    return out
+    got = store.connection.execute(sql).fetchnumpy()
+    n = len(got[cols[0]]) if cols else 0
+    if n != total:
+        raise DataQualityError(f"flows: {n} rows read where {total} were counted")
+    return {c: np.asarray(got[c]).astype(_READ_COLUMNS[c][1], copy=False) for c in cols}
 
 
 def _compute_block(
@@ -379,24 +384,29 @@ def _append(
     if not n:
         return 0
 
+    every = n == len(keep)  # the usual case: nothing to leave out, no copies
+
+    def sel(x: np.ndarray) -> np.ndarray:
+        return x if every else x[keep]
+
     def num(x: np.ndarray) -> pa.Array:
-        return pa.array(x[keep], from_pandas=True)
+        return pa.array(sel(x), from_pandas=True)
 
     table = pa.table(
         {
-            "date": pa.array(got.trade_date[keep]),
-            "ticker": pa.DictionaryArray.from_arrays(pa.array(local[keep].astype(np.int32)), names),
+            "date": pa.array(sel(got.trade_date)),
+            "ticker": pa.DictionaryArray.from_arrays(pa.array(sel(local).astype(np.int32)), names),
             "flow_usd": num(got.flow),
             "aum_prev_usd": num(got.aum_prev),
             "flow_pct_aum": num(got.pct),
             "shares_change": num(got.dshares),
             "nav_used": num(got.nav_used),
             "method": pa.DictionaryArray.from_arrays(
-                pa.array(got.aum_method[keep].astype(np.int8)), pa.array(["shares", "aum"])
+                pa.array(sel(got.aum_method).view(np.int8)), pa.array(["shares", "aum"])
             ),
-            "flags": pa.array(got.flags[keep]),
-            "gap_sessions": pa.array(got.gap[keep]),
-            "available_on": pa.array(days[keep]),
+            "flags": pa.array(sel(got.flags)),
+            "gap_sessions": pa.array(sel(got.gap)),
+            "available_on": pa.array(sel(days)),
         }
     )
     con = store.connection
