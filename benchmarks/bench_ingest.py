@@ -140,7 +140,7 @@ def measure(kind: str, path: Path, db: Path, fmt: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Generate the panel, run the measurements, print the table; exit 1 if a goal is missed."""
+    """Generate the panel, run the measurements, print the table and which of issue 10's goals held."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--funds", type=int, default=1_500)
     ap.add_argument("--days", type=int, default=4_000)
@@ -198,7 +198,31 @@ def main(argv: list[str] | None = None) -> int:
             f"again: already imported {again['already']}, "
             f"{again['seconds'] / first['seconds']:.1%} of the first import"
         )
+        print()
+        for goal, held in goals(rows, base, first, again):
+            print(f"goal {'met   ' if held else 'MISSED'} {goal}")
     return 0
+
+
+def goals(
+    rows: int, base: dict[str, Any], first: dict[str, Any], again: dict[str, Any]
+) -> list[tuple[str, bool]]:
+    """Issue 10's goals for this panel size: (goal, held)."""
+    ratio = first["seconds"] / base["seconds"]
+    gb = first["peak_rss_mb"] / 1024
+    out = [
+        (
+            f"unchanged file again < 10% of the first import ({again['seconds'] / first['seconds']:.1%})",
+            again["seconds"] < 0.1 * first["seconds"],
+        )
+    ]
+    if rows >= 15_000_000:
+        out.append((f"20M rows in < 60 s ({first['seconds']:.1f} s)", first["seconds"] < 60))
+        out.append((f"20M rows under 4 GB peak ({gb:.2f} GB)", gb < 4))
+    elif rows >= 5_000_000:
+        out.append((f"6M rows in <= 2x the baseline ({ratio:.2f}x)", ratio <= 2))
+        out.append((f"6M rows under 1.5 GB peak ({gb:.2f} GB)", gb < 1.5))
+    return out
 
 
 if __name__ == "__main__":

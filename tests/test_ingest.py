@@ -416,3 +416,34 @@ def test_the_same_panel_twice_in_one_import_is_written_once(tmp_path: Path) -> N
     assert first.added == panel(30).height and not first.already_imported
     assert second.already_imported and second.added == 0
     assert n["n"][0] == n["k"][0] == panel(30).height
+
+
+def test_real_issuer_files_as_a_panel_give_the_issuer_importers_flows(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    """IVV's workbook and iShares' EWJ/EWY/EWZ history, imported by their own readers (flows by the
+    general computation), then exported as one generic panel and imported again (SQL staging, bulk
+    flows for Parquet; chunked reader for CSV): the same flows, row for row."""
+    files = [
+        shared_data / "issuers" / "ishares" / "IVV_fund.xls",
+        shared_data / "issuers" / "ishares" / "EWJ_EWY_EWZ_shares_history.csv",
+    ]
+    with Store(tmp_path / "issuer.duckdb") as s:
+        import_paths(s, files)
+        lags = s.query("SELECT DISTINCT so_lag FROM daily")["so_lag"].to_list()
+        panel_rows = s.query(
+            "SELECT date, ticker, nav, shares_outstanding, close FROM daily ORDER BY date, ticker"
+        )
+        reference = s.read("flows_daily").sort("ticker", "date")
+    assert lags == [1] and reference.height > 5_500
+    for suffix in (".parquet", ".csv"):
+        path = tmp_path / f"panel{suffix}"
+        if suffix == ".parquet":
+            panel_rows.write_parquet(path)
+        else:
+            panel_rows.with_columns(pl.col("date").cast(pl.String)).write_csv(path)
+        with Store(tmp_path / f"panel{suffix}.duckdb") as s:
+            (res,) = import_paths(s, [path], so_lag=1)
+            got = s.read("flows_daily").sort("ticker", "date")
+        assert res.added == panel_rows.height
+        assert got.equals(reference), suffix

@@ -1,13 +1,22 @@
 """Streaming import of generic daily panels (CSV / Parquet): file -> DuckDB without the whole file in Python.
 
-The file is read in chunks of `CHUNK_ROWS` rows. Each chunk is parsed and checked with the generic
-importer's rules and messages (dates, tickers, numbers, negatives: an error names the file, the row as a
-user finds it, and the column header; blank rows and rows dated on non-sessions are dropped and counted)
-and appended to a temporary staging table. The checks that need the whole file run in SQL on the stage
-(repeated (date, ticker) rows: identical ones dropped and counted, conflicting ones refused naming both
-rows). The stage is then upserted into `daily` set-based (`Store.upsert_from`: new keys inserted,
-changed rows updated, a missing value never erases a stored one) and flows are recomputed only for the
-funds and dates the import added or changed (`refresh_flows_from`), all in the caller's transaction.
+An import has two phases.
+
+1. **Stage** (`stage_panel`, before the import's transaction begins: DuckDB scans a table filled inside
+   an open transaction with one thread, and one filled before it with all of them). A typed Parquet
+   panel (a DATE column, text tickers, numeric values) is read by DuckDB alone into a temporary stage
+   table, and the whole stage is checked in SQL against the same rules (`etfflow.checks` bounds, NYSE
+   sessions, canonical tickers); any row the SQL check cannot take as it is sends the file through the
+   chunked reader instead, which names the row or counts the drop. Other panels are read in chunks of
+   `CHUNK_ROWS` rows, each parsed and checked with the generic importer's rules and messages (dates,
+   tickers, numbers, negatives: an error names the file, the row as a user finds it, and the column
+   header; blank rows and rows dated on non-sessions are dropped and counted) and appended to the
+   stage. Repeated (date, ticker) rows are then found in SQL: identical ones dropped and counted,
+   conflicting ones refused naming both rows.
+2. **Write** (`write_panel`, in the caller's transaction): the checks against stored rows (swapped or
+   mis-scaled columns, truncated values), the set-based upsert into `daily` (`Store.upsert_from`: new
+   keys inserted, changed rows updated, a missing value never erases a stored one), and flows
+   recomputed only for the funds and dates the import added or changed (`etfflow.refresh`).
 
 When several errors are in one file, the first chunk's error is reported (the whole-file reader reports
 the first error of the first check that fails), so another of the file's errors may be named. CSV files
