@@ -205,3 +205,23 @@ def test_zero_flows_are_data() -> None:
         "mild_outflow": 0,
         "strong_outflow": 0,
     }
+
+
+def test_hostile_group_names_are_inert_in_markdown_and_html(demo_db: Path, tmp_path: Path) -> None:
+    """A group name from a user's funds file that reads as a link, HTML and emphasis in Markdown is
+    printed as its characters in both documents (CommonMark backslash escapes; HTML escaped)."""
+    import shutil
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(demo_db, db)
+    hostile = "[click](http://evil.example) <script>alert(1)</script> *x*"
+    with Store(db) as store:
+        sectors = store.query("""SELECT "group" FROM funds WHERE category = 'sector' LIMIT 1""")["group"]
+        assert sectors.len() == 1  # the demo warehouse stores its funds
+        store.connection.execute("""UPDATE funds SET "group" = ? WHERE "group" = ?""", [hostile, sectors[0]])
+        report = report_from_store(store, as_of=AS_OF, window=5)
+    md = render_markdown(report)
+    html = render_html(report)
+    assert hostile not in md and r"\[click\](http://evil.example) \<script>alert(1)\</script> \*x\*" in md
+    assert "<script>alert" not in html and 'href="http://evil.example"' not in html
+    assert "[click](http://evil.example) &lt;script&gt;alert(1)&lt;/script&gt; *x*" in html

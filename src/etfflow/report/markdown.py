@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 
 from etfflow.report.build import FlowReport
-from etfflow.report.markup import md_table, name_list
+from etfflow.report.markup import md_table, md_text, name_list
 from etfflow.signals.common import fmt_pct, fmt_usd
 from etfflow.signals.regime import REGIMES
 from etfflow.signals.rules import PRESETS
@@ -35,7 +35,7 @@ def _broad(r: FlowReport) -> list[str]:
         rows = [
             [
                 x["ticker"],
-                x.get("group") or "",
+                md_text(x.get("group") or ""),
                 fmt_usd(x["flow_usd"]),
                 fmt_pct(x["flow_pct_aum"]),
                 _aum(x["aum_start_usd"]),
@@ -48,17 +48,17 @@ def _broad(r: FlowReport) -> list[str]:
     g = b.groups.table
     if g.height:
         rows = [
-            [x["group"], "+".join(x["tickers"]), fmt_usd(x["flow_usd"]), fmt_pct(x["flow_pct_aum"])]
+            [md_text(x["group"]), "+".join(x["tickers"]), fmt_usd(x["flow_usd"]), fmt_pct(x["flow_pct_aum"])]
             for x in g.to_dicts()
         ]
         out += ["", "All broad-market funds by group:", ""]
         out += md_table(["Group", "Funds", "Net flow", "% of AUM"], rows, "llrr")
     if b.groups.missing_groups:
-        out += ["", f"Groups without data: {', '.join(b.groups.missing_groups)}."]
+        out += ["", f"Groups without data: {', '.join(map(md_text, b.groups.missing_groups))}."]
     if b.regime is None:
-        out += ["", f"**Risk regime: n/a** (needs both legs): {b.basis}."]
+        out += ["", f"**Risk regime: n/a** (needs both legs): {md_text(b.basis)}."]
     else:
-        out += ["", f"**Risk regime: {_label(b.regime)}** ({REGIMES[b.regime]}): {b.basis}."]
+        out += ["", f"**Risk regime: {_label(b.regime)}** ({REGIMES[b.regime]}): {md_text(b.basis)}."]
     if b.nasdaq is not None:
         vote = " (a risk-appetite vote under the framework rules)" if r.rules == "framework" else ""
         out += [
@@ -77,7 +77,7 @@ def _sectors(r: FlowReport) -> list[str]:
         mom = {x["sector"]: x for x in r.sector_momentum.to_dicts()}
     rows = [
         [
-            x["sector"],
+            md_text(x["sector"]),
             x["cycle"] or "",
             x["cycle_phase"] or "",
             fmt_usd(x["flow_usd"]),
@@ -107,8 +107,10 @@ def _sectors(r: FlowReport) -> list[str]:
         "20-day acceleration (see Fund Flow Signals); price 20d = mean 20-session price return of its funds.",
     ]
     flow = {x["sector"]: x["flow_usd"] for x in s.table.to_dicts()}
-    lead = ", ".join(f"{x} ({fmt_usd(flow[x])})" for x in s.leaders) or "none (no sector has a net inflow)"
-    lag = ", ".join(f"{x} ({fmt_usd(flow[x])})" for x in s.laggards) or "none (no sector has a net outflow)"
+    lead = ", ".join(f"{md_text(x)} ({fmt_usd(flow[x])})" for x in s.leaders)
+    lead = lead or "none (no sector has a net inflow)"
+    lag = ", ".join(f"{md_text(x)} ({fmt_usd(flow[x])})" for x in s.laggards)
+    lag = lag or "none (no sector has a net outflow)"
     hi, lo = BREADTH_BANDS
     chi, clo = CD_BANDS
     breadth = (
@@ -277,7 +279,7 @@ def _thematic(r: FlowReport) -> list[str]:
     n = len(th.weeks)
     rows = [
         [
-            x["theme"],
+            md_text(x["theme"]),
             "+".join(x["tickers"])
             + (f" (no data: {', '.join(x['missing_funds'])})" if x["missing_funds"] else ""),
             fmt_usd(x["last_week_usd"]),
@@ -298,7 +300,8 @@ def _thematic(r: FlowReport) -> list[str]:
     for state in ("conviction", "crowded_unwind", "cooling", "persistent_outflow"):
         names = th.table.filter(pl.col("state") == state)["theme"].to_list()
         if names:
-            out.append(f"- {_label(state).capitalize()} ({THEME_STATES[state]}): {', '.join(names)}")
+            shown = ", ".join(map(md_text, names))
+            out.append(f"- {_label(state).capitalize()} ({THEME_STATES[state]}): {shown}")
     if not any(th.table["state"].is_in(["conviction", "crowded_unwind", "cooling", "persistent_outflow"])):
         out.append(f"- No theme shows a sustained trend ({th.min_weeks}+ weeks) or an unwind.")
     out.append(
@@ -477,7 +480,7 @@ def _event_study(r: FlowReport) -> list[str]:
 
 
 def _composite(r: FlowReport) -> list[str]:
-    rows = [[x.signal, f"**{_label(x.reading)}**", x.basis] for x in r.composite.rows]
+    rows = [[x.signal, f"**{_label(x.reading)}**", md_text(x.basis)] for x in r.composite.rows]
     return md_table(["Signal", "Reading", "Basis"], rows, "lll")
 
 
@@ -489,8 +492,8 @@ def _implication(r: FlowReport) -> list[str]:
         else " (no warning sign)"
     )
     out = [
-        f"- **Positioning**: {c.positioning}",
-        f"- **Sector tilts**: {c.sector_tilts}",
+        f"- **Positioning**: {md_text(c.positioning)}",
+        f"- **Sector tilts**: {md_text(c.sector_tilts)}",
         (
             f"- **Risk level**: {_label(c.risk_level)}{pts}; low 0-1, moderate 2-3, high 4-5."
             if c.risk_level is not None
@@ -503,9 +506,13 @@ def _implication(r: FlowReport) -> list[str]:
 
 
 def _notes(r: FlowReport) -> list[str]:
-    out = [f"- {n}" for n in r.notes[:-1]]
+    out = [f"- {md_text(n)}" for n in r.notes[:-1]]
     cov = [
-        [c.section, f"{c.funds_with_data}/{c.funds_known}", name_list(c.missing_groups, 6) or "-"]
+        [
+            c.section,
+            f"{c.funds_with_data}/{c.funds_known}",
+            name_list([md_text(g) for g in c.missing_groups], 6) or "-",
+        ]
         for c in r.coverage
     ]
     out += ["", "Funds with flows in the window, per section:", ""]

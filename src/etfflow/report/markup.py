@@ -12,12 +12,26 @@ from functools import lru_cache
 from html import escape
 from typing import Any
 
-__all__ = ["esc", "markdown_to_html", "md_table", "name_list", "page_start", "slug"]
+__all__ = ["esc", "markdown_to_html", "md_table", "md_text", "name_list", "page_start", "slug"]
+
+#: what starts Markdown links, images, code spans, emphasis or raw HTML: backslash, backtick, '*', '_',
+#: brackets, and a '<' followed by a letter, '/', '!' or '?'
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]]|<(?=[A-Za-z/!?]))")
+#: in table cells, which may carry intended emphasis, intervals and comparisons: a '<' that would start
+#: raw HTML or an autolink (followed by a letter, '/', '!' or '?') and a ']' that would close a link
+#: text (followed by '(' or '['), unless already escaped
+_MD_CELL = re.compile(r"(?<!\\)(<(?=[A-Za-z/!?])|\](?=[(\[]))")
 
 
 def esc(text: object) -> str:
     """`text` escaped for HTML text and attribute values."""
     return escape(str(text), quote=True)
+
+
+def md_text(text: object) -> str:
+    """Data text (a fund, group or theme name) made inert in Markdown: its special characters are
+    backslash-escaped, which CommonMark renders as the characters themselves."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
 def slug(text: str) -> str:
@@ -26,12 +40,20 @@ def slug(text: str) -> str:
 
 
 def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> list[str]:
-    """A Markdown table; `align` holds one 'l' or 'r' per column (default: first left, rest right)."""
+    """A Markdown table; `align` holds one 'l' or 'r' per column (default: first left, rest right).
+
+    A '|' in a cell becomes '/'; a '<' that would open a tag and a ']' that would close a link text
+    are backslash-escaped (no cell becomes a link, an image or HTML; emphasis is left to the caller, and
+    `md_text` escapes names whole)."""
     al = align or "l" + "r" * (len(headers) - 1)
     sep = ["---:" if a == "r" else "---" for a in al]
     out = ["| " + " | ".join(headers) + " |", "| " + " | ".join(sep) + " |"]
-    out += ["| " + " | ".join(str(c).replace("|", "/") for c in r) + " |" for r in rows]
+    out += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in rows]
     return out
+
+
+def _cell(value: object) -> str:
+    return _MD_CELL.sub(r"\\\1", str(value).replace("|", "/"))
 
 
 def name_list(items: Sequence[str], limit: int = 12) -> str:
