@@ -1322,6 +1322,14 @@ def cases() -> list[Case]:
         bytes_case("generic_parquet", lambda d: d[: len(d) // 2]),
         error("Parquet"),
     )
+    add(  # 64 zero bytes in a data page, footer intact: the page decodes to garbage, caught by the
+        # check against the stored values (a page that fails to decompress is refused by the reader)
+        "page-damaged",
+        P,
+        "damaged data page",
+        bytes_case("generic_parquet", lambda d: d[: len(d) // 3] + bytes(64) + d[len(d) // 3 + 64 :]),
+        error("field 'nav'", "truncated or mis-scaled"),
+    )
 
     # generic xlsx panel: the header is sheet row 3, record n is sheet row n + 3
     X = "generic_xlsx"

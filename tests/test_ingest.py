@@ -447,3 +447,32 @@ def test_real_issuer_files_as_a_panel_give_the_issuer_importers_flows(
             got = s.read("flows_daily").sort("ticker", "date")
         assert res.added == panel_rows.height
         assert got.equals(reference), suffix
+
+
+def test_a_damaged_parquet_page_is_a_located_error(tmp_path: Path) -> None:
+    """The footer (and so the schema) is whole, the first page is not: DuckDB fails to read it, the
+    chunked reader names the file."""
+    n = 10_000
+    rng = np.random.default_rng(3)
+    first = dt.date(1990, 1, 1)
+    frame = pl.DataFrame(
+        {
+            "date": pl.date_range(first, first + dt.timedelta(days=n - 1), eager=True),
+            "ticker": ["AAA"] * n,
+            "nav": rng.random(n) * 100,
+            "shares_outstanding": rng.random(n) * 1e6,
+        }
+    )
+    path = tmp_path / "p.parquet"
+    frame.write_parquet(path, compression="zstd")
+    data = bytearray(path.read_bytes())
+    data[4:68] = bytes(64)  # the first page's header, after the magic; the footer, at the end, stays whole
+    path.write_bytes(bytes(data))
+    with Store(tmp_path / "s.duckdb") as s:
+        before = s.snapshot()
+        with pytest.raises(EtfflowError, match="not a readable Parquet file") as err:
+            import_paths(s, [path])
+        after = s.snapshot()
+    assert f"file {path}" in str(err.value)
+    for name, table in before.items():
+        assert table.equals(after[name]), name

@@ -610,11 +610,15 @@ def _stage_parquet_sql(store: Store, path: Path, spec: _Spec, types: dict[str, s
         if kind not in _NUMERIC_TYPES and not kind.startswith("DECIMAL"):
             return False
     values = [f"nullif(CAST({_q(chosen[c])} AS DOUBLE), 'NaN'::DOUBLE)" for c in spec.values]
-    con.execute(
-        f"INSERT INTO {spec.stage} SELECT file_row_number + 1, {_q(chosen['date'])}, {tick}"
-        + "".join(f", {v}" for v in values)
-        + f" FROM read_parquet({src}, file_row_number = true)"
-    )
+    try:
+        con.execute(
+            f"INSERT INTO {spec.stage} SELECT file_row_number + 1, {_q(chosen['date'])}, {tick}"
+            + "".join(f", {v}" for v in values)
+            + f" FROM read_parquet({src}, file_row_number = true)"
+        )
+    except duckdb.Error:  # a damaged page, a value out of DOUBLE's range: the chunked reader says where
+        con.execute(f"DELETE FROM {spec.stage}")
+        return False
     bounds = []
     for c in spec.values:
         lo, hi = checks.bounds(c)
