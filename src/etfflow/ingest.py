@@ -444,7 +444,6 @@ def stage_panel(
         in_sql = types is not None and _stage_parquet_sql(store, path, spec, types)
         if in_sql:
             progress(f"read {path.name} in SQL", 0.3)
-            hashes.append(np.array([0, 0], dtype=np.uint64))  # the repeat check below runs in SQL
         elif chunks is None:  # DuckDB read the schema, but a row needs the chunked reader
             arrow_names, chunks = _parquet_chunks(path, file, chunk_rows or CHUNK_ROWS)
             if arrow_names != names:  # not seen: DuckDB and Arrow name a file's columns alike
@@ -479,12 +478,9 @@ def stage_panel(
                 f"{n_off} row(s) dated on days that are not NYSE sessions were dropped: {listed}"
             )
         progress(f"checking {path.name}", 0.4)
-        every = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
-        del hashes
-        every.sort()  # in place: 8 bytes a row, where a hash set would take several times that
-        if len(every) > 1 and bool((every[1:] == every[:-1]).any()):  # else no key can repeat
+        if in_sql or _hashes_repeat(hashes):  # staged in SQL: no hashes, the check runs in SQL
             _drop_repeats(store, spec, out.dropped)
-        del every
+        del hashes
     except BaseException:
         drop_stage(store, staged)
         raise
@@ -496,6 +492,13 @@ def _create_stage(store: Store, spec: _Spec) -> None:
         ["_row BIGINT", "date DATE", "ticker VARCHAR"] + [f"{_q(c)} DOUBLE" for c in spec.values]
     )
     store.connection.execute(f"CREATE OR REPLACE TEMP TABLE {spec.stage} ({cols})")
+
+
+def _hashes_repeat(hashes: list[np.ndarray]) -> bool:
+    """Whether any key hash appears twice (else no (date, ticker) key can repeat)."""
+    every = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
+    every.sort()  # in place: 8 bytes a row, where a hash set would take several times that
+    return len(every) > 1 and bool((every[1:] == every[:-1]).any())
 
 
 def _already(source: str, rows: int) -> PanelImport:

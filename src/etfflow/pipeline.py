@@ -19,6 +19,7 @@ from etfflow.store import Store, UpsertResult
 
 if TYPE_CHECKING:
     from etfflow.flows.source import FlowSource
+    from etfflow.ingest import PanelImport
     from etfflow.reconcile_daily import DailyReconciliation as ReconcileDaily
 
 __all__ = [
@@ -172,7 +173,7 @@ def _check_stream_options(path: Path, kind: str, options: dict[str, Any]) -> Non
         ) from exc
 
 
-def _streamed_summary(path: Path, done: Any) -> ImportSummary:
+def _streamed_summary(path: Path, done: PanelImport) -> ImportSummary:
     """What streaming one generic panel did, as an ImportSummary."""
     counts = _counts(UpsertResult("daily", done.added, done.changed, done.unchanged, done.kept))
     return ImportSummary(

@@ -204,6 +204,7 @@ _ALWAYS = np.iinfo(np.int64).min
 
 
 def _funds(store: Store, units: dict[str, float], where: str) -> _Funds | None:
+    """The funds of _CTX matching `where` by code (None when there are none)."""
     con = store.connection
     n_codes = con.execute(f"SELECT count(*) FROM {_CTX}").fetchone()
     rows = con.execute(
