@@ -280,3 +280,23 @@ def test_raw_closes_outrank_adjusted_ones() -> None:
     # and an issuer's or a generic file's close outranks every price file
     generic = {"date": day, "ticker": "ABC", "source": "csv", "close": 10.1}
     assert merge_sources(validate(pl.DataFrame([*rows, generic]), "daily"))["close"].to_list() == [10.1]
+
+
+def test_split_adjusted_histories_of_reverse_splitters_are_imported(prices: Path, tmp_path: Path) -> None:
+    """The six real files (of 1,066 Yahoo and Stooq files) whose split-adjusted closes pass $1M a share:
+    repeated reverse splits make UVXY's adjusted close for 2011-10-04 $514.5bn. They were refused by a
+    $1M bound; prices now may reach `checks.MAX_PRICE` (NAV keeps its $1M bound)."""
+    from etfflow import checks
+
+    files = [prices / "us_etfs_adjclose_yahoo" / f"{t}.csv.gz" for t in ("UVXY", "SOXS", "BOIL")]
+    files += [prices / "us_etfs_stooq_2005_2024" / f"{t}.us.txt.gz" for t in ("uvxy", "soxs", "nrgd")]
+    for f in files:
+        db = tmp_path / f"{f.name}.duckdb"
+        code, out = run("import", "--db", str(db), str(f))
+        assert code == 0, out
+        with Store(db, read_only=True) as s:
+            top = s.query("SELECT max(close) AS c FROM daily")["c"][0]
+        assert 1e6 < top < checks.MAX_PRICE, f
+    with Store(tmp_path / "UVXY.csv.gz.duckdb", read_only=True) as s:
+        first = s.query("SELECT close FROM daily WHERE date = DATE '2011-10-04'")["close"].to_list()
+    assert first == [514500001792.0]

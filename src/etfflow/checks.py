@@ -47,6 +47,7 @@ __all__ = [
     "FACTOR",
     "LIMITS",
     "MAX_ABS",
+    "MAX_PRICE",
     "NAME_MAX",
     "SERIES_RE",
     "TICKER_RE",
@@ -74,9 +75,12 @@ MAX_ABS = 1e24
 #: USD amounts of daily rows and vendor flows: a thousand times the largest fund
 MAX_USD = 1e15
 #: per-column (low, high) bounds, checked on non-null values
+#: market prices per share: split-adjusted histories of funds that reverse-split again and again reach
+#: far beyond any traded price (UVXY's adjusted close for 2011-10-04 is 5.1e11 in Yahoo's file, SOXS's 5.0e11)
+MAX_PRICE = 1e13
 LIMITS: dict[str, tuple[float, float]] = {
-    "open": (0.0, 1e6),
-    "close": (0.0, 1e6),
+    "open": (0.0, MAX_PRICE),
+    "close": (0.0, MAX_PRICE),
     "nav": (0.0, 1e6),
     "distribution": (0.0, 1e6),
     "shares_outstanding": (0.0, 1e13),
