@@ -285,8 +285,13 @@ def test_raw_closes_outrank_adjusted_ones() -> None:
 def test_split_adjusted_histories_of_reverse_splitters_are_imported(prices: Path, tmp_path: Path) -> None:
     """The six real files (of 1,066 Yahoo and Stooq files) whose split-adjusted closes pass $1M a share:
     repeated reverse splits make UVXY's adjusted close for 2011-10-04 $514.5bn. They were refused by a
-    $1M bound; prices now may reach `checks.MAX_PRICE` (NAV keeps its $1M bound)."""
+    $1M bound; the prices of adjusted sources now may reach `checks.MAX_PRICE`. A raw close (any other
+    source) keeps the $1M bound: the same value in a generic panel is refused."""
     from etfflow import checks
+    from etfflow.sources import prices as price_module
+
+    adjusted = {price_module._SOURCE[k] for k in ("stooq", "yahoo_adjclose")}  # adjusted-only layouts
+    assert adjusted == checks.ADJUSTED_SOURCES
 
     files = [prices / "us_etfs_adjclose_yahoo" / f"{t}.csv.gz" for t in ("UVXY", "SOXS", "BOIL")]
     files += [prices / "us_etfs_stooq_2005_2024" / f"{t}.us.txt.gz" for t in ("uvxy", "soxs", "nrgd")]
@@ -300,3 +305,7 @@ def test_split_adjusted_histories_of_reverse_splitters_are_imported(prices: Path
     with Store(tmp_path / "UVXY.csv.gz.duckdb", read_only=True) as s:
         first = s.query("SELECT close FROM daily WHERE date = DATE '2011-10-04'")["close"].to_list()
     assert first == [514500001792.0]
+    panel = tmp_path / "raw.csv"
+    panel.write_text("date,ticker,close\n2011-10-04,UVXY,514500001792.0\n")
+    code, out = run("import", "--db", str(tmp_path / "raw.duckdb"), str(panel))
+    assert code == 1 and "implausible value" in out and "field 'close'" in out

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from etfflow.store import Store
 
 __all__ = [
+    "ADJUSTED_SOURCES",
     "CIK_RE",
     "CLASS_RE",
     "CONTROL_CHARS",
@@ -75,12 +76,16 @@ MAX_ABS = 1e24
 #: USD amounts of daily rows and vendor flows: a thousand times the largest fund
 MAX_USD = 1e15
 #: per-column (low, high) bounds, checked on non-null values
-#: market prices per share: split-adjusted histories of funds that reverse-split again and again reach
-#: far beyond any traded price (UVXY's adjusted close for 2011-10-04 is 5.1e11 in Yahoo's file, SOXS's 5.0e11)
+#: split-adjusted prices per share: the histories of funds that reverse-split again and again reach far
+#: beyond any traded price (UVXY's adjusted close for 2011-10-04 is 5.1e11 in Yahoo's file, SOXS's 5.0e11)
 MAX_PRICE = 1e13
+#: sources whose open and close are split-adjusted histories (`etfflow.sources.prices`); their prices
+#: may reach `MAX_PRICE`, every other source's the $1M of `LIMITS` (which refuses a close column holding
+#: volumes or shares counts)
+ADJUSTED_SOURCES = frozenset({"stooq_adjusted", "yahoo_adjclose"})
 LIMITS: dict[str, tuple[float, float]] = {
-    "open": (0.0, MAX_PRICE),
-    "close": (0.0, MAX_PRICE),
+    "open": (0.0, 1e6),
+    "close": (0.0, 1e6),
     "nav": (0.0, 1e6),
     "distribution": (0.0, 1e6),
     "shares_outstanding": (0.0, 1e13),
@@ -152,8 +157,10 @@ def refuse_dtd(data: bytes, *, file: str | None = None) -> None:
             )
 
 
-def bounds(column: str) -> tuple[float, float]:
-    """The (low, high) bounds a non-null value of `column` must lie within."""
+def bounds(column: str, source: str | None = None) -> tuple[float, float]:
+    """The (low, high) bounds a non-null value of `column` from `source` must lie within."""
+    if source in ADJUSTED_SOURCES and column in ("open", "close"):
+        return (0.0, MAX_PRICE)
     return LIMITS.get(column, (-MAX_ABS, MAX_ABS))
 
 
@@ -180,6 +187,7 @@ def check_frame(
     labels: dict[str, str] | None = None,
     context: Context = "",
     dates: bool = True,
+    source: str | None = None,
 ) -> None:
     """Refuse the first implausible number, malformed identifier or name in a frame of `table`'s columns.
 
@@ -218,7 +226,7 @@ def check_frame(
         if col == "_row" or not dtype.is_float():
             continue
         s = frame[col]
-        lo, hi = bounds(col)
+        lo, hi = bounds(col, source)
         bad = (s.is_nan() | s.is_infinite() | (s < lo) | (s > hi)).fill_null(False)
         refuse(s, bad, "implausible value ", repr, f" (must be finite, {lo:g} to {hi:g})")
     for col, pattern in IDENTIFIERS.items():
@@ -280,9 +288,13 @@ def daily_rows(
     dropped: dict[str, int],
     notes: list[str],
     context: Context = "",
+    source: str | None = None,
 ) -> pl.DataFrame:
-    """Checks on parsed `daily` rows (with `_row`): numbers, tickers, all-zero shares; future rows dropped."""
-    check_frame(frame, "daily", file=file, locate=locate, labels=labels, context=context, dates=False)
+    """Checks on parsed `daily` rows (with `_row`) of `source`: numbers, tickers, all-zero shares; future
+    rows dropped."""
+    check_frame(
+        frame, "daily", file=file, locate=locate, labels=labels, context=context, dates=False, source=source
+    )
     _all_zero_shares(frame, file=file, locate=locate, labels=labels, context=context)
     return _drop_future(frame, "date", dropped, notes) if frame.height else frame
 
@@ -354,7 +366,7 @@ def check_batch(store: Store, batch: ImportBatch) -> ImportBatch:
     for name, frame in tables.items():
         check_frame(frame, name, file=batch.file, dates=name != "vendor_flows")
     if batch.daily.height:
-        check_frame(batch.daily, "daily", file=batch.file, dates=False)
+        check_frame(batch.daily, "daily", file=batch.file, dates=False, source=batch.source)
         _against_store(store, batch.daily, file=batch.file)
     return replace(batch, tables=tables) if filtered else batch
 

@@ -111,7 +111,9 @@ def import_paths(
     from etfflow.sources.detect import detect_format, read_file
 
     _refuse_synthetic(store)
-    plan: list[tuple[Path, ingest.StagedPanel | ingest.PanelImport | ImportBatch]] = []
+    # a whole-file format is parsed when its turn to be written comes (None until then): one parsed
+    # file in memory at a time, however many are imported together
+    plan: list[tuple[Path, ingest.StagedPanel | ingest.PanelImport | None]] = []
     out = []
     with ExitStack() as stack:  # stages are dropped, then DuckDB's memory limit restored, on every exit
         capped = False
@@ -119,7 +121,7 @@ def import_paths(
             progress(f"parsing {p.name}", i / max(len(paths), 1))
             info = ingest.streamable(p, detect_format(p))
             if info is None or info.whole_file:
-                plan.append((p, read_file(p, **options)))
+                plan.append((p, None))
                 continue
             _check_stream_options(p, info.kind, options)
             if not capped:
@@ -138,19 +140,21 @@ def import_paths(
                 if isinstance(item, ingest.PanelImport):
                     out.append(_streamed_summary(p, item))
                     continue
-                written = write_batch(store, item)
-                new_file = store.record_file(file_sha256(p), str(p), item.source, written.rows)
+                progress(f"parsing {p.name}", 0.9)
+                batch = read_file(p, **options)
+                written = write_batch(store, batch)
+                new_file = store.record_file(file_sha256(p), str(p), batch.source, written.rows)
                 out.append(
                     ImportSummary(
                         file=str(p),
-                        format=item.source,
+                        format=batch.source,
                         rows=written.rows,
                         added=written.added,
                         changed=written.changed,
                         unchanged=written.unchanged,
                         tickers=written.tickers,
-                        dropped=dict(item.dropped),
-                        notes=list(item.notes) + written.notes,
+                        dropped=dict(batch.dropped),
+                        notes=list(batch.notes) + written.notes,
                         already_imported=not new_file,
                         tables={t: _counts(r) for t, r in written.results.items()},
                         kept=written.kept,

@@ -288,7 +288,14 @@ def finish(
                 field=labels.get(c, c),
             )
     frame = daily_rows(
-        frame, file=file, locate=locate, labels=labels, dropped=dropped, notes=notes, context=context
+        frame,
+        file=file,
+        locate=locate,
+        labels=labels,
+        dropped=dropped,
+        notes=notes,
+        context=context,
+        source=source,
     )
     frame = _drop_duplicates(
         frame, values, file=file, locate=locate, labels=labels, context=context, dropped=dropped
