@@ -476,3 +476,33 @@ def test_a_damaged_parquet_page_is_a_located_error(tmp_path: Path) -> None:
     assert f"file {path}" in str(err.value)
     for name, table in before.items():
         assert table.equals(after[name]), name
+
+
+def test_a_panel_over_funds_of_other_sources_takes_both_paths_and_equals_a_full_recompute(
+    tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IVV from its iShares workbook first; then a panel with IVV's last 300 sessions (a second source:
+    the general path) and two new funds (the bulk path), read in small groups and blocks. The stored
+    flows then equal a recompute of everything from `daily`."""
+    monkeypatch.setattr(refresh, "FLOW_GROUP_ROWS", 100)
+    monkeypatch.setattr(refresh, "BULK_ROWS", 50)
+    db = tmp_path / "s.duckdb"
+    with Store(db) as s:
+        import_paths(s, [shared_data / "issuers" / "ishares" / "IVV_fund.xls"])
+        ivv = s.query(
+            "SELECT date AS Date, ticker AS Ticker, nav AS NAV, shares_outstanding AS Shares FROM daily "
+            "ORDER BY date DESC LIMIT 300"
+        )
+    tail = ivv.with_columns(pl.col("Shares") + 1_000.0)  # another source's slightly different counts
+    others = panel(120).filter(pl.col("Ticker") != "CCC")
+    path = tmp_path / "mixed.parquet"
+    pl.concat([tail, others.with_columns(pl.col("Date").cast(pl.Date))]).write_parquet(path)
+    with Store(db) as s:
+        (res,) = import_paths(s, [path], retrieved_at=STAMP)
+        assert res.added == tail.height + others.height
+        sources = s.query("SELECT ticker, count(DISTINCT source) AS n FROM daily GROUP BY ticker ORDER BY 1")
+        stored = s.read("flows_daily").sort("ticker", "date")
+        refresh_flows(s)
+        full = s.read("flows_daily").sort("ticker", "date")
+    assert sources.rows() == [("AAA", 1), ("BBB", 1), ("IVV", 2)]
+    assert stored.equals(full)
