@@ -59,8 +59,14 @@ _CONTEXT_ROWS = 8
 _CONTEXT_DAYS = 400
 
 
-def refresh_flows_from(store: Store, touched: str) -> int:
-    """Recompute `flows_daily` for the (ticker, lo) rows of table `touched`; flow rows written."""
+def refresh_flows_from(store: Store, touched: str, *, new: tuple[str, str] | None = None) -> int:
+    """Recompute `flows_daily` for the (ticker, lo) rows of table `touched`; flow rows written.
+
+    `new`: (a table of the tickers that had no stored row before this import, the relation their rows
+    came from, with `daily`'s columns). The bulk path reads those funds' rows from that relation rather
+    than from `daily`: it holds the same rows, and a table filled before the import's transaction is
+    scanned by every thread, the rows just written to `daily` by one.
+    """
     from etfflow.pipeline import funds_table
 
     con = store.connection
@@ -76,12 +82,14 @@ def refresh_flows_from(store: Store, touched: str) -> int:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {_NON_US} AS SELECT ticker FROM _etfflow_non_us_arrow")
     finally:
         con.unregister("_etfflow_non_us_arrow")
-    _context(store, touched)
+    _context(store, touched, new[0] if new else None)
     written = 0
     try:
         units = funds_units(funds)
-        done, redo = _bulk(store, units, "c.simple")
+        done, redo = _bulk(store, units, "c.simple AND NOT c.new")
         written += done
+        if new:
+            written += _bulk(store, units, "c.simple AND c.new", rows_from=new[1])[0]  # never ranged
         if redo:
             _mark_full(store, redo, "redo = true")
             written += _bulk(store, units, "c.simple AND c.redo")[0]
@@ -109,10 +117,11 @@ def _mark_full(store: Store, tickers: list[str], also: str) -> None:
     )
 
 
-def _context(store: Store, touched: str) -> None:
+def _context(store: Store, touched: str, new: str | None = None) -> None:
     """Table _CTX: per touched ticker, where to start reading (ctx_start), where results are kept from
-    (keep_from; NULL: from the start), rows to read, whether the bulk path computes it (`simple`), its
-    code (for the bulk path) and read group (for the general path)."""
+    (keep_from; NULL: from the start), rows to read, whether the bulk path computes it (`simple`) and
+    whether its every row is new (in table `new`), its code (for the bulk path) and read group (for the
+    general path)."""
     from etfflow.flows.daily import MONTHLY_SOURCES
 
     monthly = ", ".join(_literal(s) for s in sorted(MONTHLY_SOURCES))
@@ -176,6 +185,7 @@ def _context(store: Store, touched: str) -> None:
                     AND ticker NOT IN (SELECT ticker FROM {_NON_US}) AS simple
             FROM counted)
         SELECT ticker, ctx_start, keep_from, rows, rows_all, any_close, any_split, simple, false AS redo,
+            {f"ticker IN (SELECT ticker FROM {new})" if new else "false"} AS new,
             (row_number() OVER (ORDER BY ticker) - 1)::INTEGER AS code,
             (greatest(sum(CASE WHEN simple THEN 0 ELSE rows END)
                       OVER (ORDER BY ticker ROWS UNBOUNDED PRECEDING), 1) - 1) // {FLOW_GROUP_ROWS} AS grp
@@ -235,9 +245,12 @@ def _funds(store: Store, units: dict[str, float], where: str) -> _Funds | None:
     return out
 
 
-def _bulk(store: Store, units: dict[str, float], where: str) -> tuple[int, list[str]]:
-    """Recompute and write the flows of the funds of _CTX matching `where` (an SQL condition on `c`);
-    (flow rows written, ranged funds whose recomputed range holds a split: to recompute in full).
+def _bulk(
+    store: Store, units: dict[str, float], where: str, *, rows_from: str = "daily"
+) -> tuple[int, list[str]]:
+    """Recompute and write the flows of the funds of _CTX matching `where` (an SQL condition on `c`),
+    reading their rows from `rows_from` (`daily`, or a relation with its columns that holds the same
+    rows); (flow rows written, ranged funds whose recomputed range holds a split: to recompute in full).
 
     The rows come back ordered by (fund, date), up to `BULK_READ_ROWS` at a time, and are computed and
     appended in blocks of whole funds of about `BULK_ROWS` rows.
@@ -277,7 +290,7 @@ def _bulk(store: Store, units: dict[str, float], where: str) -> tuple[int, list[
         extra = tuple(
             c for c, has in (("close", funds.close), ("split", funds.split)) if has[first : last + 1].any()
         )
-        data = _read_sorted(store, where, first, last, total, extra)
+        data = _read_sorted(store, where, first, last, total, extra, rows_from)
         start = 0
         while start < total:  # blocks of whole funds, about BULK_ROWS rows each
             code = data["code"]
@@ -316,7 +329,7 @@ _OPTIONAL = ("close", "split")
 
 
 def _read_sorted(
-    store: Store, where: str, first: int, last: int, total: int, extra: tuple[str, ...]
+    store: Store, where: str, first: int, last: int, total: int, extra: tuple[str, ...], rows_from: str
 ) -> dict[str, np.ndarray]:
     """The `total` rows of funds first..last (codes) matching `where`, ordered by (code, date), as
     arrays; of `_OPTIONAL`, only the columns in `extra`. Read whole before anything else runs on the
@@ -324,7 +337,7 @@ def _read_sorted(
     cols = [c for c in _READ_COLUMNS if c not in _OPTIONAL or c in extra]
     select = ", ".join(f"{_READ_COLUMNS[c][0]} AS {c}" for c in cols)
     sql = (
-        f"SELECT {select} FROM daily d JOIN {_CTX} c ON d.ticker = c.ticker "
+        f"SELECT {select} FROM {rows_from} d JOIN {_CTX} c ON d.ticker = c.ticker "
         f"WHERE {where} AND c.code BETWEEN {first} AND {last} "
         "AND d.date >= coalesce(c.ctx_start, DATE '0001-01-01') ORDER BY c.code, d.date"
     )
