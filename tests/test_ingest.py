@@ -506,3 +506,32 @@ def test_a_panel_over_funds_of_other_sources_takes_both_paths_and_equals_a_full_
         full = s.read("flows_daily").sort("ticker", "date")
     assert sources.rows() == [("AAA", 1), ("BBB", 1), ("IVV", 2)]
     assert stored.equals(full)
+
+
+@pytest.mark.parametrize("repeat", ["identical", "conflicting"])
+def test_repeated_keys_in_a_sql_staged_panel_are_found_as_by_the_chunked_reader(
+    repeat: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SQL-staged rows are in (ticker, date) order, so a repeated key sits beside its first
+    appearance wherever it is in the file (here 200 rows later)."""
+    frame = panel(100)
+    again = frame.slice(5, 1)
+    if repeat == "conflicting":
+        again = again.with_columns(pl.col("Shares") + 1.0)
+    path = tmp_path / "p.parquet"
+    pl.concat([frame.slice(0, 205), again, frame.slice(205)]).write_parquet(path)
+    outcomes = []
+    for way in ("sql", "chunks"):
+        if way == "chunks":
+            monkeypatch.setattr(ingest, "_stage_parquet_sql", lambda *_a, **_k: False)
+        with Store(tmp_path / f"{way}.duckdb") as s:
+            try:
+                (res,) = import_paths(s, [path], retrieved_at=STAMP)
+                outcomes.append(("ok", str(res.dropped), res.rows))
+            except EtfflowError as exc:
+                outcomes.append(("error", str(exc), 0))
+    assert outcomes[0] == outcomes[1]
+    if repeat == "identical":
+        assert outcomes[0] == ("ok", "{'duplicate_rows': 1}", frame.height)
+    else:
+        assert outcomes[0][0] == "error" and "row 206" in outcomes[0][1] and "appears again" in outcomes[0][1]

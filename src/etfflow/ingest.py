@@ -482,14 +482,17 @@ def stage_panel(
                 f"{n_off} row(s) dated on days that are not NYSE sessions were dropped: {listed}"
             )
         progress(f"checking {path.name}", 0.4)
-        if in_sql or _hashes_repeat(hashes):  # staged in SQL: no hashes, the check runs in SQL
-            _drop_repeats(store, spec, out.dropped)
-        del hashes
-        if not in_sql:  # the SQL staging wrote the rows in this order already
+        if in_sql:  # the rows are in (ticker, date) order: a repeated key sits next to its first
+            repeats = _adjacent_keys_repeat(store, spec.stage)
+        else:
+            repeats = _hashes_repeat(hashes)
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {spec.stage} AS SELECT * FROM {spec.stage} "
                 "ORDER BY ticker, date"
             )
+        del hashes
+        if repeats:
+            _drop_repeats(store, spec, out.dropped)
     except BaseException:
         drop_stage(store, staged)
         raise
@@ -508,6 +511,16 @@ def _hashes_repeat(hashes: list[np.ndarray]) -> bool:
     every = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
     every.sort()  # in place: 8 bytes a row, where a hash set would take several times that
     return len(every) > 1 and bool((every[1:] == every[:-1]).any())
+
+
+def _adjacent_keys_repeat(store: Store, stage: str) -> bool:
+    """Whether two neighbouring rows of a stage in (ticker, date) order may share their key (ticker hash
+    and date equal; a hash collision only costs the exact check)."""
+    got = store.connection.execute(
+        f"SELECT hash(ticker) AS h, date - DATE '1970-01-01' AS d FROM {stage}"  # in table order
+    ).fetchnumpy()
+    h, d = np.asarray(got["h"]), np.asarray(got["d"])
+    return bool(((h[1:] == h[:-1]) & (d[1:] == d[:-1])).any())
 
 
 def _already(source: str, rows: int) -> PanelImport:
