@@ -188,6 +188,12 @@ def parse_float(
     if values.dtype.is_numeric():
         return values.cast(pl.Float64).fill_nan(None)
     s = values.cast(pl.String).str.strip_chars()
+    # the usual column: plain numbers and blanks, read by one cast (what the general reading below
+    # makes of them too; '$', thousands separators, 'n/a', 'nan' and bad cells all take that reading)
+    fast = s.cast(pl.Float64, strict=False)
+    blank = s.is_null() | (s == "")
+    if (fast.is_finite().fill_null(False) | blank).all():
+        return pl.select(pl.when(blank).then(None).otherwise(fast)).to_series().alias(values.name)
     col = pl.col("s")
     number = (
         pl.when(col.str.contains(_THOUSANDS))
