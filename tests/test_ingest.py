@@ -535,3 +535,88 @@ def test_repeated_keys_in_a_sql_staged_panel_are_found_as_by_the_chunked_reader(
         assert outcomes[0] == ("ok", "{'duplicate_rows': 1}", frame.height)
     else:
         assert outcomes[0][0] == "error" and "row 206" in outcomes[0][1] and "appears again" in outcomes[0][1]
+
+
+# --- the SQL staging of CSV panels -----------------------------------------------------------------
+
+
+def _csv_text(frame: pl.DataFrame) -> str:
+    return frame.with_columns(pl.col("Date").cast(pl.String)).write_csv()
+
+
+def _both_csv_ways(
+    text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[tuple[str, str, int]], list[bool], list[dict[str, pl.DataFrame]]]:
+    """Import one CSV text with DuckDB's staging allowed, then with the chunked reader only: each way's
+    (outcome, message or drops, rows), whether the SQL staging took the file, and the tables."""
+    path = tmp_path / "p.csv"
+    path.write_text(text)
+    taken: list[bool] = []
+    real = ingest._stage_csv_sql
+
+    def spy(*a: object, **k: object) -> bool:
+        taken.append(real(*a, **k))  # type: ignore[arg-type]
+        return taken[-1]
+
+    outcomes, found = [], []
+    for way, stage in (("sql", spy), ("chunks", lambda *_a, **_k: False)):
+        monkeypatch.setattr(ingest, "_stage_csv_sql", stage)
+        db = tmp_path / f"{way}.duckdb"
+        with Store(db) as s:
+            try:
+                (res,) = import_paths(s, [path], retrieved_at=STAMP)
+                outcomes.append(("ok", f"{res.dropped} {res.notes}", res.rows))
+            except EtfflowError as exc:
+                outcomes.append(("error", str(exc).replace(str(tmp_path), ""), 0))
+            left = s.query(
+                "SELECT count(*) AS n FROM duckdb_tables() WHERE temporary AND table_name LIKE '_etfflow%'"
+            )["n"][0]
+        assert left == 0
+        found.append(tables(db))
+    return outcomes, taken, found
+
+
+def test_a_clean_csv_panel_is_staged_in_sql_with_the_chunked_readers_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame = panel()  # CCC has a missing NAV (an empty cell), AAA a split, BBB a bad print
+    outcomes, taken, found = _both_csv_ways(_csv_text(frame), tmp_path, monkeypatch)
+    assert taken == [True] and outcomes[0] == outcomes[1] and outcomes[0][2] == frame.height
+    assert_same(found[0], found[1])
+    ref = tmp_path / "ref.csv"
+    ref.write_text(_csv_text(frame))
+    assert_same(found[0], batch_reference(ref, tmp_path / "b.duckdb"))
+
+
+GOOD_LINES = _csv_text(panel(12)).splitlines()
+CSV_DAMAGE = {
+    "underscore_number": ("2023-01-20,AAA,1_000,1000000.0", "error"),
+    "na_token": ("2023-01-20,AAA,n/a,1000000.0", "ok"),
+    "dollar": ("2023-01-20,AAA,$101.5,1000000.0", "ok"),
+    "spaces": ("2023-01-20, AAA , 101.5 ,1000000.0", "ok"),
+    "lower_ticker": ("2023-01-20,aaa,101.5,1000000.0", "ok"),
+    "us_date": ("01/17/2023,AAA,101.5,1000000.0", "error"),  # one chunk of mixed formats is refused
+    "saturday": ("2023-01-21,AAA,101.5,1000000.0", "ok"),
+    "blank_row": (",,,", "ok"),
+    "blank_line": ("", "ok"),
+    "ragged": ("2023-01-20,AAA,101.5", "ok"),  # a short line: its last cells are missing
+    "repeat_same": (GOOD_LINES[1], "ok"),
+    "repeat_other": (GOOD_LINES[1].rsplit(",", 1)[0] + ",1.0", "error"),
+    "huge": ("2023-01-20,AAA,101.5,1e300", "error"),
+    "negative": ("2023-01-20,AAA,-101.5,1000000.0", "error"),
+    "nan_text": ("2023-01-20,AAA,nan,1000000.0", "ok"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(CSV_DAMAGE))
+def test_csv_rows_the_sql_staging_cannot_take_go_to_the_chunked_reader(
+    damage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    line, expected = CSV_DAMAGE[damage]
+    lines = [*GOOD_LINES[:20], line, *GOOD_LINES[20:]]
+    outcomes, taken, found = _both_csv_ways("\n".join(lines) + "\n", tmp_path, monkeypatch)
+    assert outcomes[0] == outcomes[1], damage
+    assert outcomes[0][0] == expected, outcomes[0]
+    assert taken in ([False], []), taken  # refused before, or not a clean file for the SQL staging
+    if expected == "ok":
+        assert_same(found[0], found[1])

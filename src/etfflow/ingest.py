@@ -103,18 +103,30 @@ class Streamable:
     kind: str
     sha256: str
     whole_file: bool = False
+    #: CSV: records after the header, one per line ending (what a reader must return for every line)
+    records: int = 0
 
 
 def file_digest(path: Path) -> tuple[str, bool, bool]:
     """(sha256, has a double quote, is valid UTF-8) of a file, read once in blocks."""
+    sha, quote, utf8, _lines = _digest(path)
+    return sha, quote, utf8
+
+
+def _digest(path: Path) -> tuple[str, bool, bool, int]:
+    """`file_digest` and the number of lines (a last line without its line ending counted too)."""
     h = hashlib.sha256()
     quote = False
     utf8 = True
+    lines = 0
+    last = b"\n"
     dec = codecs.getincrementaldecoder("utf-8")()
     try:
         with path.open("rb") as fh:
             for block in iter(lambda: fh.read(1 << 22), b""):
                 h.update(block)
+                lines += block.count(b"\n")
+                last = block[-1:]
                 quote = quote or b'"' in block
                 if utf8:
                     try:
@@ -130,20 +142,20 @@ def file_digest(path: Path) -> tuple[str, bool, bool]:
         raise NotFoundError(f"file not found: {path}") from exc
     except OSError as exc:
         raise ParseError(f"cannot read file: {exc}", file=str(path)) from exc
-    return h.hexdigest(), quote, utf8
+    return h.hexdigest(), quote, utf8, lines + (last != b"\n")
 
 
 def streamable(path: Path, fmt: str) -> Streamable | None:
     """How a file of detected format `fmt` streams, or None when it is not a generic CSV/Parquet panel."""
     if fmt not in ("generic_csv", "generic_parquet"):
         return None
-    sha, quote, utf8 = file_digest(path)
+    sha, quote, utf8, lines = _digest(path)
     if fmt == "generic_parquet":
         return Streamable("parquet", sha)
     from etfflow.sources.generic import needs_whole_file  # time-zone dates, trailing disclaimer rows
 
     whole = quote or not utf8 or _special_csv(path) or needs_whole_file(path)
-    return Streamable("csv", sha, whole_file=whole)
+    return Streamable("csv", sha, whole_file=whole, records=max(lines - 1, 0))
 
 
 def _special_csv(path: Path) -> bool:
@@ -445,7 +457,10 @@ def stage_panel(
     _create_stage(store, spec)
     staged = StagedPanel(path, info, spec, out, opts, so_lag, stamp)
     try:
-        in_sql = types is not None and _stage_parquet_sql(store, path, spec, types)
+        if types is not None:
+            in_sql = _stage_parquet_sql(store, path, spec, types)
+        else:
+            in_sql = info.kind == "csv" and _stage_csv_sql(store, path, spec, names, info.records)
         if in_sql:
             progress(f"read {path.name} in SQL", 0.3)
         elif chunks is None:  # DuckDB read the schema, but a row needs the chunked reader
@@ -483,7 +498,8 @@ def stage_panel(
             )
         progress(f"checking {path.name}", 0.4)
         if in_sql:  # the rows are in (ticker, date) order: a repeated key sits next to its first
-            repeats = _adjacent_keys_repeat(store, spec.stage)
+            # (a CSV staged in SQL has been through this check: it had none)
+            repeats = info.kind == "parquet" and _adjacent_keys_repeat(store, spec.stage)
         else:
             repeats = _hashes_repeat(hashes)
             con.execute(
@@ -621,9 +637,8 @@ def _stage_parquet_sql(store: Store, path: Path, spec: _Spec, types: dict[str, s
     """Stage a typed Parquet panel with DuckDB alone, when every row is one the chunked reader would take
     as it is; True when staged. False (nothing staged) sends the file through the chunked reader, which
     names the bad row or counts the drops: a column that is not typed (dates as text, numbers as text),
-    a missing date or ticker, a blank row, a ticker not already in canonical form, a date that is not a
-    NYSE session (or is after tomorrow, or past the calendar), or a number outside `etfflow.checks`'
-    bounds. NaN is read as a missing value, as the chunked reader does.
+    a page DuckDB cannot read, or a row `_staged_clean` refuses. NaN is read as a missing value, as the
+    chunked reader does.
     """
     con = store.connection
     src = _literal(str(path))
@@ -650,6 +665,65 @@ def _stage_parquet_sql(store: Store, path: Path, spec: _Spec, types: dict[str, s
     except duckdb.Error:  # a damaged page, a value out of DOUBLE's range: the chunked reader says where
         con.execute(f"DELETE FROM {spec.stage}")
         return False
+    return _staged_clean(store, spec)
+
+
+def _stage_csv_sql(store: Store, path: Path, spec: _Spec, names: list[str], records: int) -> bool:
+    """Stage a CSV panel with DuckDB alone, when every cell is one the chunked reader reads the same way;
+    True when staged. The stage then has no file rows (`_row` is NULL), so anything whose message names
+    a row sends the file through the chunked reader instead (False, nothing staged): a cell that is not
+    a plain number or blank, a date not written YYYY-MM-DD (or a `date_format` other than that), a
+    ragged line, a blank line or row (DuckDB's record count must equal the file's lines), a row
+    `_staged_clean` refuses, a repeated (date, ticker) key, or a fund whose every shares count is 0.
+    """
+    if spec.formats[0] != "%Y-%m-%d" or records <= 0 or len(set(names)) != len(names):
+        return False
+    con = store.connection
+    pos = {n: i for i, n in enumerate(names)}
+    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names))) + "}"
+    src = (
+        f"read_csv({_literal(str(path))}, header = true, delim = ',', quote = '\"', escape = '\"', "
+        f"auto_detect = false, columns = {columns}, strict_mode = true, null_padding = false)"
+    )
+
+    def col(canon: str) -> str:
+        return f"c{pos[spec.chosen[canon]]}"
+
+    # a number cell: blank, or what DuckDB's cast and Polars' read alike (DuckDB alone takes 1_000)
+    plain = [
+        f"({col(c)} IS NULL OR {col(c)} = '' OR (NOT contains({col(c)}, '_') "
+        f"AND TRY_CAST({col(c)} AS DOUBLE) IS NOT NULL))"
+        for c in spec.values
+    ]
+    d = col("date")
+    iso = f"length({d}) = 10 AND {d}[5] = '-' AND {d}[8] = '-'"
+    date = f"CASE WHEN {' AND '.join([iso, *plain])} THEN TRY_CAST({d} AS DATE) END"  # else NULL: refused
+    tick = col("ticker") if "ticker" in spec.chosen else _literal(spec.ticker)
+    values = [f"TRY_CAST(nullif({col(c)}, '') AS DOUBLE)" for c in spec.values]
+    try:
+        con.execute(
+            f"INSERT INTO {spec.stage} SELECT NULL, {date}, {tick}"
+            + "".join(f", {v}" for v in values)
+            + f" FROM {src} ORDER BY 3, 2"  # ticker, date
+        )
+    except duckdb.Error:  # a ragged line, bytes DuckDB will not read: the chunked reader says where
+        con.execute(f"DELETE FROM {spec.stage}")
+        return False
+    n = con.execute(f"SELECT count(*) FROM {spec.stage}").fetchone()
+    ok = n is not None and n[0] == records and _staged_clean(store, spec)
+    if ok and (_adjacent_keys_repeat(store, spec.stage) or _all_zero_shares(store, spec) is not None):
+        con.execute(f"DELETE FROM {spec.stage}")
+        ok = False
+    if not ok:
+        con.execute(f"DELETE FROM {spec.stage}")
+    return ok
+
+
+def _staged_clean(store: Store, spec: _Spec) -> bool:
+    """Whether every staged row is one the chunked reader takes as it is (else the stage is emptied):
+    a date and a ticker, numbers within `etfflow.checks`' bounds, NYSE sessions up to tomorrow (and
+    within the calendar), tickers already in canonical form."""
+    con = store.connection
     bounds = []
     for c in spec.values:
         lo, hi = checks.bounds(c)
@@ -662,7 +736,7 @@ def _stage_parquet_sql(store: Store, path: Path, spec: _Spec, types: dict[str, s
         days = np.array([r[0] for r in found], dtype="datetime64[D]")
         last = min(calendar.calendar_end("US"), dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1))
         ok = bool(calendar.is_trading_day(days).all()) and bool((days <= np.datetime64(last)).all())
-    if ok and "ticker" in chosen:
+    if ok and "ticker" in spec.chosen:
         ok = all(
             isinstance(t, str) and t == t.strip().upper() and checks.is_ticker(t)
             for (t,) in con.execute(f"SELECT DISTINCT ticker FROM {spec.stage}").fetchall()
@@ -672,29 +746,35 @@ def _stage_parquet_sql(store: Store, path: Path, spec: _Spec, types: dict[str, s
     return ok
 
 
+def _all_zero_shares(store: Store, spec: _Spec) -> tuple[str, int] | None:
+    """(ticker, shares counts) of the first fund whose every shares count (at least 5) is 0, if any."""
+    if "shares_outstanding" not in spec.values:
+        return None
+    zero = store.connection.execute(
+        f"SELECT ticker, count(shares_outstanding) AS n FROM {spec.stage} GROUP BY ticker "
+        "HAVING count(shares_outstanding) >= 5 AND bool_and(shares_outstanding = 0) "
+        "ORDER BY min(_row) LIMIT 1"
+    ).fetchone()
+    return (str(zero[0]), int(zero[1])) if zero else None
+
+
 def _whole_file_checks(store: Store, spec: _Spec, source: str) -> None:
     """`etfflow.checks` on the whole staged file, in SQL, with its messages: a fund whose every shares
     count is 0, and values `checks.FACTOR` times the stored ones (every overlapping day of a fund, or one
     day of the same source)."""
     con = store.connection
     file = spec.file
-    if "shares_outstanding" in spec.values:
-        zero = con.execute(
-            f"SELECT ticker, count(shares_outstanding) AS n FROM {spec.stage} GROUP BY ticker "
-            "HAVING count(shares_outstanding) >= 5 AND bool_and(shares_outstanding = 0) "
-            "ORDER BY min(_row) LIMIT 1"
-        ).fetchone()
-        if zero:
-            first = con.execute(
-                f"SELECT min(_row) FROM {spec.stage} WHERE ticker = {_literal(zero[0])}"
-            ).fetchone()
-            raise ValidationError(
-                f"every one of the {zero[1]} shares counts of {zero[0]} is 0: swapped or mis-scaled columns? "
-                "nothing was imported",
-                file=file,
-                row=int(first[0]) if first else None,
-                field=spec.chosen.get("shares_outstanding", "shares_outstanding"),
-            )
+    zero = _all_zero_shares(store, spec)
+    if zero:
+        where = f"WHERE ticker = {_literal(zero[0])}"
+        first = con.execute(f"SELECT min(_row) FROM {spec.stage} {where}").fetchone()
+        raise ValidationError(
+            f"every one of the {zero[1]} shares counts of {zero[0]} is 0: swapped or mis-scaled columns? "
+            "nothing was imported",
+            file=file,
+            row=int(first[0]) if first and first[0] is not None else None,
+            field=spec.chosen.get("shares_outstanding", "shares_outstanding"),
+        )
     cols = [c for c in ("shares_outstanding", "nav") if c in spec.values]
     if not cols or not con.execute("SELECT count(*) FROM (SELECT 1 FROM daily LIMIT 1)").fetchone()[0]:  # type: ignore[index]
         return
