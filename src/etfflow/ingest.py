@@ -4,14 +4,15 @@ An import has two phases.
 
 1. **Stage** (`stage_panel`, before the import's transaction begins: DuckDB scans a table filled inside
    an open transaction with one thread, and one filled before it with all of them). A typed Parquet
-   panel (a DATE column, text tickers, numeric values) is read by DuckDB alone into a temporary stage
-   table, and the whole stage is checked in SQL against the same rules (`etfflow.checks` bounds, NYSE
-   sessions, canonical tickers); any row the SQL check cannot take as it is sends the file through the
-   chunked reader instead, which names the row or counts the drop. Other panels are read in chunks of
-   `CHUNK_ROWS` rows, each parsed and checked with the generic importer's rules and messages (dates,
-   tickers, numbers, negatives: an error names the file, the row as a user finds it, and the column
-   header; blank rows and rows dated on non-sessions are dropped and counted) and appended to the
-   stage. Repeated (date, ticker) rows are then found in SQL: identical ones dropped and counted,
+   panel (a DATE column, text tickers, numeric values), or a CSV panel whose every cell reads the same
+   way in both readers, is read by DuckDB alone into a temporary stage table, and the whole stage is
+   checked in SQL against the same rules (`etfflow.checks` bounds, NYSE sessions, canonical tickers);
+   any row the SQL check cannot take as it is sends the file through the chunked reader instead,
+   which names the row or counts the drop. That reader takes chunks of `CHUNK_ROWS` rows, each parsed
+   and checked with the generic importer's rules and messages (dates, tickers, numbers, negatives: an
+   error names the file, the row as a user finds it, and the column header; blank rows and rows dated
+   on non-sessions are dropped and counted) and appended to the stage. The stage is kept in (ticker,
+   date) order. Repeated (date, ticker) rows are then found: identical ones dropped and counted,
    conflicting ones refused naming both rows.
 2. **Write** (`write_panel`, in the caller's transaction): the checks against stored rows (swapped or
    mis-scaled columns, truncated values), the set-based upsert into `daily` (`Store.upsert_from`: new
