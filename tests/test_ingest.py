@@ -422,8 +422,8 @@ def test_real_issuer_files_as_a_panel_give_the_issuer_importers_flows(
     tmp_path: Path, shared_data: Path
 ) -> None:
     """IVV's workbook and iShares' EWJ/EWY/EWZ history, imported by their own readers (flows by the
-    general computation), then exported as one generic panel and imported again (SQL staging, bulk
-    flows for Parquet; chunked reader for CSV): the same flows, row for row."""
+    general computation), then exported as one generic panel and imported again (DuckDB's staging for
+    Parquet and CSV, bulk flows): the same flows, row for row."""
     files = [
         shared_data / "issuers" / "ishares" / "IVV_fund.xls",
         shared_data / "issuers" / "ishares" / "EWJ_EWY_EWZ_shares_history.csv",
