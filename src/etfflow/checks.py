@@ -75,7 +75,6 @@ CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_ABS = 1e24
 #: USD amounts of daily rows and vendor flows: a thousand times the largest fund
 MAX_USD = 1e15
-#: per-column (low, high) bounds, checked on non-null values
 #: split-adjusted prices per share: the histories of funds that reverse-split again and again reach far
 #: beyond any traded price (UVXY's adjusted close for 2011-10-04 is 5.1e11 in Yahoo's file, SOXS's 5.0e11)
 MAX_PRICE = 1e13
@@ -83,6 +82,7 @@ MAX_PRICE = 1e13
 #: may reach `MAX_PRICE`, every other source's the $1M of `LIMITS` (which refuses a close column holding
 #: volumes or shares counts)
 ADJUSTED_SOURCES = frozenset({"stooq_adjusted", "yahoo_adjclose"})
+#: per-column (low, high) bounds, checked on non-null values
 LIMITS: dict[str, tuple[float, float]] = {
     "open": (0.0, 1e6),
     "close": (0.0, 1e6),

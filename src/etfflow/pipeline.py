@@ -101,9 +101,9 @@ def import_paths(
     All files are written in one transaction: one bad file raises and writes nothing. Generic CSV and
     Parquet panels stream (`etfflow.ingest`: staged and checked before the transaction begins, in
     bounded memory; then set-based upserts, flows recomputed only for the funds and dates they change);
-    other files are parsed whole first, then written with `write_batch`. `funds` rows are merged
-    column by column (see `merge_funds`). A panel whose content was already imported with the same
-    options is recognised by its sha256 and not read again.
+    other files are parsed whole, each when its turn to be written comes, and written with
+    `write_batch`. `funds` rows are merged column by column (see `merge_funds`). A panel whose content
+    was already imported with the same options is recognised by its sha256 and not read again.
     """
     from contextlib import ExitStack
 
