@@ -345,6 +345,28 @@ def test_typed_parquet_is_staged_in_sql_with_the_chunked_readers_result(
     assert bbb["nav"].to_list() == [None]
 
 
+def _parquet_both_ways(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> list[tuple[str, object, int]]:
+    """Import a Parquet panel with DuckDB's staging allowed, then with the chunked reader only: each
+    way's (outcome, drops or message, rows); no stage table may be left behind, refused or not."""
+    outcomes: list[tuple[str, object, int]] = []
+    for way in ("sql", "chunks"):
+        if way == "chunks":
+            monkeypatch.setattr(ingest, "_stage_parquet_sql", lambda *_a, **_k: False)
+        with Store(tmp_path / f"{way}.duckdb") as s:
+            try:
+                (res,) = import_paths(s, [path], retrieved_at=STAMP)
+                outcomes.append(("ok", res.dropped, res.rows))
+            except EtfflowError as exc:
+                outcomes.append(("error", str(exc), 0))
+            left = s.query(
+                "SELECT count(*) AS n FROM duckdb_tables() WHERE temporary AND table_name LIKE '_etfflow%'"
+            )["n"][0]
+        assert left == 0
+    return outcomes
+
+
 @pytest.mark.parametrize(
     "damage",
     ["saturday", "lower_case_ticker", "negative", "text_dates", "huge", "blank_row"],
@@ -370,20 +392,7 @@ def test_parquet_rows_the_sql_staging_cannot_take_go_to_the_chunked_reader(
         frame = pl.concat([frame, pl.DataFrame([[None] * 4], schema=frame.schema, orient="row")])
     path = tmp_path / "p.parquet"
     frame.write_parquet(path)
-    outcomes = []
-    for way in ("sql", "chunks"):
-        if way == "chunks":
-            monkeypatch.setattr(ingest, "_stage_parquet_sql", lambda *_a, **_k: False)
-        with Store(tmp_path / f"{way}.duckdb") as s:
-            try:
-                (res,) = import_paths(s, [path], retrieved_at=STAMP)
-                outcomes.append(("ok", res.dropped, res.rows))
-            except EtfflowError as exc:
-                outcomes.append(("error", str(exc), 0))
-            left = s.query(
-                "SELECT count(*) AS n FROM duckdb_tables() WHERE temporary AND table_name LIKE '_etfflow%'"
-            )["n"][0]
-        assert left == 0  # no stage table is left behind, refused or not
+    outcomes = _parquet_both_ways(path, tmp_path, monkeypatch)
     assert outcomes[0] == outcomes[1]
     expected = {"saturday": "ok", "lower_case_ticker": "ok", "text_dates": "ok", "blank_row": "ok"}
     assert outcomes[0][0] == expected.get(damage, "error")
@@ -520,19 +529,10 @@ def test_repeated_keys_in_a_sql_staged_panel_are_found_as_by_the_chunked_reader(
         again = again.with_columns(pl.col("Shares") + 1.0)
     path = tmp_path / "p.parquet"
     pl.concat([frame.slice(0, 205), again, frame.slice(205)]).write_parquet(path)
-    outcomes = []
-    for way in ("sql", "chunks"):
-        if way == "chunks":
-            monkeypatch.setattr(ingest, "_stage_parquet_sql", lambda *_a, **_k: False)
-        with Store(tmp_path / f"{way}.duckdb") as s:
-            try:
-                (res,) = import_paths(s, [path], retrieved_at=STAMP)
-                outcomes.append(("ok", str(res.dropped), res.rows))
-            except EtfflowError as exc:
-                outcomes.append(("error", str(exc), 0))
+    outcomes = _parquet_both_ways(path, tmp_path, monkeypatch)
     assert outcomes[0] == outcomes[1]
     if repeat == "identical":
-        assert outcomes[0] == ("ok", "{'duplicate_rows': 1}", frame.height)
+        assert outcomes[0] == ("ok", {"duplicate_rows": 1}, frame.height)
     else:
         assert outcomes[0][0] == "error" and "row 206" in outcomes[0][1] and "appears again" in outcomes[0][1]
 

@@ -641,7 +641,6 @@ def _stage_parquet_sql(store: Store, path: Path, spec: _Spec, types: dict[str, s
     a page DuckDB cannot read, or a row `_staged_clean` refuses. NaN is read as a missing value, as the
     chunked reader does.
     """
-    con = store.connection
     src = _literal(str(path))
     chosen = spec.chosen
     if types.get(chosen["date"]) != "DATE":
@@ -657,16 +656,23 @@ def _stage_parquet_sql(store: Store, path: Path, spec: _Spec, types: dict[str, s
         if kind not in _NUMERIC_TYPES and not kind.startswith("DECIMAL"):
             return False
     values = [f"nullif(CAST({_q(chosen[c])} AS DOUBLE), 'NaN'::DOUBLE)" for c in spec.values]
-    try:
-        con.execute(
-            f"INSERT INTO {spec.stage} SELECT file_row_number + 1, {_q(chosen['date'])}, {tick}"
-            + "".join(f", {v}" for v in values)
-            + f" FROM read_parquet({src}, file_row_number = true) ORDER BY 3, 2"  # ticker, date
-        )
-    except duckdb.Error:  # a damaged page, a value out of DOUBLE's range: the chunked reader says where
-        con.execute(f"DELETE FROM {spec.stage}")
+    columns = ["file_row_number + 1", _q(chosen["date"]), tick, *values]
+    if not _insert_stage(store, spec, columns, f"read_parquet({src}, file_row_number = true)"):
         return False
     return _staged_clean(store, spec)
+
+
+def _insert_stage(store: Store, spec: _Spec, columns: list[str], reader: str) -> bool:
+    """Fill the stage from DuckDB's `reader` (`_row`, date, ticker, values), in (ticker, date) order;
+    False (stage empty) where DuckDB cannot read the file: a damaged page, a ragged line, a value out of
+    DOUBLE's range (the chunked reader then says where)."""
+    con = store.connection
+    try:
+        con.execute(f"INSERT INTO {spec.stage} SELECT {', '.join(columns)} FROM {reader} ORDER BY 3, 2")
+    except duckdb.Error:
+        con.execute(f"DELETE FROM {spec.stage}")
+        return False
+    return True
 
 
 def _stage_csv_sql(store: Store, path: Path, spec: _Spec, names: list[str], records: int) -> bool:
@@ -701,14 +707,7 @@ def _stage_csv_sql(store: Store, path: Path, spec: _Spec, names: list[str], reco
     date = f"CASE WHEN {' AND '.join([iso, *plain])} THEN TRY_CAST({d} AS DATE) END"  # else NULL: refused
     tick = col("ticker") if "ticker" in spec.chosen else _literal(spec.ticker)
     values = [f"TRY_CAST(nullif({col(c)}, '') AS DOUBLE)" for c in spec.values]
-    try:
-        con.execute(
-            f"INSERT INTO {spec.stage} SELECT NULL, {date}, {tick}"
-            + "".join(f", {v}" for v in values)
-            + f" FROM {src} ORDER BY 3, 2"  # ticker, date
-        )
-    except duckdb.Error:  # a ragged line, bytes DuckDB will not read: the chunked reader says where
-        con.execute(f"DELETE FROM {spec.stage}")
+    if not _insert_stage(store, spec, ["NULL", date, tick, *values], src):
         return False
     n = con.execute(f"SELECT count(*) FROM {spec.stage}").fetchone()
     ok = n is not None and n[0] == records and _staged_clean(store, spec)
