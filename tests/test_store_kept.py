@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from etfflow.cli import app
@@ -81,3 +82,48 @@ def test_import_of_blank_and_nan_file_keeps_ivv_values(tmp_path: Path) -> None:
     assert (row["nav"], row["shares_outstanding"]) == (IVV_NAV, IVV_SO)
     # the flow that the kept values give: (195,250,000 - 195,000,000) x 394.28
     assert flows_before.filter(pl.col("date") == dt.date(2023, 1, 4))["flow_usd"].item() == 250_000 * IVV_NAV
+
+
+@pytest.fixture(params=["update", "rewrite"])
+def rewrite_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Changed rows updated in place, or (past `store.REWRITE_ROWS`) deleted and written again."""
+    from etfflow import store as store_module  # the module, not the class imported above
+
+    if request.param == "rewrite":
+        monkeypatch.setattr(store_module, "REWRITE_ROWS", 0)
+    return str(request.param)
+
+
+def test_both_ways_of_writing_changed_rows_give_the_same_table(tmp_path: Path, rewrite_mode: str) -> None:
+    """The same upserts, written by UPDATE or by delete-and-insert: the same rows, counts and kept
+    values (a NULL in the newer rows keeps the stored value either way)."""
+    first = pl.DataFrame(
+        {
+            "date": [dt.date(2024, 1, 2), dt.date(2024, 1, 3), dt.date(2024, 1, 4)],
+            "ticker": ["IVV"] * 3,
+            "source": ["csv"] * 3,
+            "nav": [400.0, 401.0, 402.0],
+            "shares_outstanding": [1e6, 1.1e6, 1.2e6],
+        }
+    )
+    later = pl.DataFrame(
+        {
+            "date": [dt.date(2024, 1, 3), dt.date(2024, 1, 4), dt.date(2024, 1, 5)],
+            "ticker": ["IVV"] * 3,
+            "source": ["csv"] * 3,
+            "nav": [None, 402.5, 403.0],
+            "shares_outstanding": [1.15e6, None, 1.3e6],
+        },
+        schema_overrides={"nav": pl.Float64, "shares_outstanding": pl.Float64},
+    )
+    with Store(tmp_path / f"{rewrite_mode}.duckdb") as s:
+        s.upsert("daily", first)
+        res = s.upsert("daily", later)
+        rows = s.read("daily").sort("date").select("date", "nav", "shares_outstanding").rows()
+    assert (res.added, res.changed, res.unchanged, res.kept) == (1, 2, 0, 2)
+    assert rows == [
+        (dt.date(2024, 1, 2), 400.0, 1e6),
+        (dt.date(2024, 1, 3), 401.0, 1.15e6),
+        (dt.date(2024, 1, 4), 402.5, 1.2e6),
+        (dt.date(2024, 1, 5), 403.0, 1.3e6),
+    ]
