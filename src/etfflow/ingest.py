@@ -5,15 +5,15 @@ An import has two phases.
 1. **Stage** (`stage_panel`, before the import's transaction begins: DuckDB scans a table filled inside
    an open transaction with one thread, and one filled before it with all of them). A typed Parquet
    panel (a DATE column, text tickers, numeric values), or a CSV panel whose every cell reads the same
-   way in both readers, is read by DuckDB alone into a temporary stage table, and the whole stage is
-   checked in SQL against the same rules (`etfflow.checks` bounds, NYSE sessions, canonical tickers);
-   any row the SQL check cannot take as it is sends the file through the chunked reader instead,
-   which names the row or counts the drop. That reader takes chunks of `CHUNK_ROWS` rows, each parsed
-   and checked with the generic importer's rules and messages (dates, tickers, numbers, negatives: an
-   error names the file, the row as a user finds it, and the column header; blank rows and rows dated
-   on non-sessions are dropped and counted) and appended to the stage. The stage is kept in (ticker,
-   date) order. Repeated (date, ticker) rows are then found: identical ones dropped and counted,
-   conflicting ones refused naming both rows.
+   way in both readers, is read by DuckDB alone (`etfflow.ingest_sql`) into a temporary stage table, and
+   the whole stage is checked in SQL against the same rules (`etfflow.checks` bounds, NYSE sessions,
+   canonical tickers); any row the SQL check cannot take as it is sends the file through the chunked
+   reader instead, which names the row or counts the drop. That reader takes chunks of `CHUNK_ROWS`
+   rows, each parsed and checked with the generic importer's rules and messages (dates, tickers,
+   numbers, negatives: an error names the file, the row as a user finds it, and the column header; blank
+   rows and rows dated on non-sessions are dropped and counted) and appended to the stage. The stage is
+   kept in (ticker, date) order. Repeated (date, ticker) rows are then found: identical ones dropped and
+   counted, conflicting ones refused naming both rows.
 2. **Write** (`write_panel`, in the caller's transaction): the checks against stored rows (swapped or
    mis-scaled columns, truncated values), the set-based upsert into `daily` (`Store.upsert_from`: new
    keys inserted, changed rows updated, a missing value never erases a stored one), and flows
@@ -37,12 +37,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import polars as pl
 
 from etfflow import calendar, checks
 from etfflow.errors import NotFoundError, ParseError, ValidationError
+from etfflow.ingest_sql import adjacent_keys_repeat as _adjacent_keys_repeat
+from etfflow.ingest_sql import all_zero_shares as _all_zero_shares
+from etfflow.ingest_sql import parquet_schema as _parquet_schema_sql
+from etfflow.ingest_sql import stage_csv as _stage_csv_sql
+from etfflow.ingest_sql import stage_parquet as _stage_parquet_sql
 from etfflow.refresh import refresh_flows_from
 from etfflow.schema import TABLES
 from etfflow.sources.base import (
@@ -530,16 +534,6 @@ def _hashes_repeat(hashes: list[np.ndarray]) -> bool:
     return len(every) > 1 and bool((every[1:] == every[:-1]).any())
 
 
-def _adjacent_keys_repeat(store: Store, stage: str) -> bool:
-    """Whether two neighbouring rows of a stage in (ticker, date) order may share their key (ticker hash
-    and date equal; a hash collision only costs the exact check)."""
-    got = store.connection.execute(
-        f"SELECT hash(ticker) AS h, date - DATE '1970-01-01' AS d FROM {stage}"  # in table order
-    ).fetchnumpy()
-    h, d = np.asarray(got["h"]), np.asarray(got["d"])
-    return bool(((h[1:] == h[:-1]) & (d[1:] == d[:-1])).any())
-
-
 def _already(source: str, rows: int) -> PanelImport:
     return PanelImport(
         source,
@@ -613,149 +607,6 @@ def import_panel(
             return write_panel(store, staged, progress)
         finally:
             drop_stage(store, staged)
-
-
-_NUMERIC_TYPES = frozenset(
-    {"DOUBLE", "FLOAT", "REAL", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
-    | {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
-)
-
-
-def _parquet_schema_sql(store: Store, path: Path) -> dict[str, str] | None:
-    """Column names and DuckDB types of a Parquet file, or None when DuckDB cannot read its schema
-    (the chunked reader then reports why) or names two columns alike."""
-    try:
-        described = store.connection.execute(
-            f"DESCRIBE SELECT * FROM read_parquet({_literal(str(path))})"
-        ).fetchall()
-    except duckdb.Error:
-        return None
-    types = {str(r[0]): str(r[1]) for r in described}
-    return types if len(types) == len(described) else None
-
-
-def _stage_parquet_sql(store: Store, path: Path, spec: _Spec, types: dict[str, str]) -> bool:
-    """Stage a typed Parquet panel with DuckDB alone, when every row is one the chunked reader would take
-    as it is; True when staged. False (nothing staged) sends the file through the chunked reader, which
-    names the bad row or counts the drops: a column that is not typed (dates as text, numbers as text),
-    a page DuckDB cannot read, or a row `_staged_clean` refuses. NaN is read as a missing value, as the
-    chunked reader does.
-    """
-    src = _literal(str(path))
-    chosen = spec.chosen
-    if types.get(chosen["date"]) != "DATE":
-        return False
-    if "ticker" in chosen:
-        if types.get(chosen["ticker"]) != "VARCHAR":
-            return False
-        tick = _q(chosen["ticker"])
-    else:
-        tick = _literal(spec.ticker)
-    for c in spec.values:
-        kind = types.get(chosen[c], "")
-        if kind not in _NUMERIC_TYPES and not kind.startswith("DECIMAL"):
-            return False
-    values = [f"nullif(CAST({_q(chosen[c])} AS DOUBLE), 'NaN'::DOUBLE)" for c in spec.values]
-    columns = ["file_row_number + 1", _q(chosen["date"]), tick, *values]
-    if not _insert_stage(store, spec, columns, f"read_parquet({src}, file_row_number = true)"):
-        return False
-    return _staged_clean(store, spec)
-
-
-def _insert_stage(store: Store, spec: _Spec, columns: list[str], reader: str) -> bool:
-    """Fill the stage from DuckDB's `reader` (`_row`, date, ticker, values), in (ticker, date) order;
-    False (stage empty) where DuckDB cannot read the file: a damaged page, a ragged line, a value out of
-    DOUBLE's range (the chunked reader then says where)."""
-    con = store.connection
-    try:
-        con.execute(f"INSERT INTO {spec.stage} SELECT {', '.join(columns)} FROM {reader} ORDER BY 3, 2")
-    except duckdb.Error:
-        con.execute(f"DELETE FROM {spec.stage}")
-        return False
-    return True
-
-
-def _stage_csv_sql(store: Store, path: Path, spec: _Spec, names: list[str], records: int) -> bool:
-    """Stage a CSV panel with DuckDB alone, when every cell is one the chunked reader reads the same way;
-    True when staged. The stage then has no file rows (`_row` is NULL), so anything whose message names
-    a row sends the file through the chunked reader instead (False, nothing staged): a cell that is not
-    a plain number or blank, a date not written YYYY-MM-DD (or a `date_format` other than that), a
-    ragged line, a blank line or row (DuckDB's record count must equal the file's lines), a row
-    `_staged_clean` refuses, a repeated (date, ticker) key, or a fund whose every shares count is 0.
-    """
-    if spec.formats[0] != "%Y-%m-%d" or records <= 0 or len(set(names)) != len(names):
-        return False
-    con = store.connection
-    pos = {n: i for i, n in enumerate(names)}
-    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names))) + "}"
-    src = (
-        f"read_csv({_literal(str(path))}, header = true, delim = ',', quote = '\"', escape = '\"', "
-        f"auto_detect = false, columns = {columns}, strict_mode = true, null_padding = false)"
-    )
-
-    def col(canon: str) -> str:
-        return f"c{pos[spec.chosen[canon]]}"
-
-    # a number cell: blank, or what DuckDB's cast and Polars' read alike (DuckDB alone takes 1_000)
-    plain = [
-        f"({col(c)} IS NULL OR {col(c)} = '' OR (NOT contains({col(c)}, '_') "
-        f"AND TRY_CAST({col(c)} AS DOUBLE) IS NOT NULL))"
-        for c in spec.values
-    ]
-    d = col("date")
-    iso = f"length({d}) = 10 AND {d}[5] = '-' AND {d}[8] = '-'"
-    date = f"CASE WHEN {' AND '.join([iso, *plain])} THEN TRY_CAST({d} AS DATE) END"  # else NULL: refused
-    tick = col("ticker") if "ticker" in spec.chosen else _literal(spec.ticker)
-    values = [f"TRY_CAST(nullif({col(c)}, '') AS DOUBLE)" for c in spec.values]
-    if not _insert_stage(store, spec, ["NULL", date, tick, *values], src):
-        return False
-    n = con.execute(f"SELECT count(*) FROM {spec.stage}").fetchone()
-    ok = n is not None and n[0] == records and _staged_clean(store, spec)
-    if ok and (_adjacent_keys_repeat(store, spec.stage) or _all_zero_shares(store, spec) is not None):
-        con.execute(f"DELETE FROM {spec.stage}")
-        ok = False
-    if not ok:
-        con.execute(f"DELETE FROM {spec.stage}")
-    return ok
-
-
-def _staged_clean(store: Store, spec: _Spec) -> bool:
-    """Whether every staged row is one the chunked reader takes as it is (else the stage is emptied):
-    a date and a ticker, numbers within `etfflow.checks`' bounds, NYSE sessions up to tomorrow (and
-    within the calendar), tickers already in canonical form."""
-    con = store.connection
-    bounds = []
-    for c in spec.values:
-        lo, hi = checks.bounds(c)
-        bounds.append(f"({_q(c)} IS NULL OR (isfinite({_q(c)}) AND {_q(c)} BETWEEN {lo!r} AND {hi!r}))")
-    clean = " AND ".join(["date IS NOT NULL", "ticker IS NOT NULL", *bounds])
-    row = con.execute(f"SELECT count(*) FILTER (NOT ({clean})) FROM {spec.stage}").fetchone()
-    ok = row is not None and row[0] == 0
-    if ok:
-        found = con.execute(f"SELECT DISTINCT date FROM {spec.stage}").fetchall()
-        days = np.array([r[0] for r in found], dtype="datetime64[D]")
-        last = min(calendar.calendar_end("US"), dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1))
-        ok = bool(calendar.is_trading_day(days).all()) and bool((days <= np.datetime64(last)).all())
-    if ok and "ticker" in spec.chosen:
-        ok = all(
-            isinstance(t, str) and t == t.strip().upper() and checks.is_ticker(t)
-            for (t,) in con.execute(f"SELECT DISTINCT ticker FROM {spec.stage}").fetchall()
-        )
-    if not ok:
-        con.execute(f"DELETE FROM {spec.stage}")
-    return ok
-
-
-def _all_zero_shares(store: Store, spec: _Spec) -> tuple[str, int] | None:
-    """(ticker, shares counts) of the first fund whose every shares count (at least 5) is 0, if any."""
-    if "shares_outstanding" not in spec.values:
-        return None
-    zero = store.connection.execute(
-        f"SELECT ticker, count(shares_outstanding) AS n FROM {spec.stage} GROUP BY ticker "
-        "HAVING count(shares_outstanding) >= 5 AND bool_and(shares_outstanding = 0) "
-        "ORDER BY min(_row) LIMIT 1"
-    ).fetchone()
-    return (str(zero[0]), int(zero[1])) if zero else None
 
 
 def _whole_file_checks(store: Store, spec: _Spec, source: str) -> None:
