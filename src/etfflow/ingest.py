@@ -112,14 +112,9 @@ class Streamable:
     records: int = 0
 
 
-def file_digest(path: Path) -> tuple[str, bool, bool]:
-    """(sha256, has a double quote, is valid UTF-8) of a file, read once in blocks."""
-    sha, quote, utf8, _lines = _digest(path)
-    return sha, quote, utf8
-
-
-def _digest(path: Path) -> tuple[str, bool, bool, int]:
-    """`file_digest` and the number of lines (a last line without its line ending counted too)."""
+def file_digest(path: Path) -> tuple[str, bool, bool, int]:
+    """(sha256, has a double quote, is valid UTF-8, lines) of a file, read once in blocks; a last line
+    without its line ending is counted too."""
     h = hashlib.sha256()
     quote = False
     utf8 = True
@@ -154,7 +149,7 @@ def streamable(path: Path, fmt: str) -> Streamable | None:
     """How a file of detected format `fmt` streams, or None when it is not a generic CSV/Parquet panel."""
     if fmt not in ("generic_csv", "generic_parquet"):
         return None
-    sha, quote, utf8, lines = _digest(path)
+    sha, quote, utf8, lines = file_digest(path)
     if fmt == "generic_parquet":
         return Streamable("parquet", sha)
     from etfflow.sources.generic import needs_whole_file  # time-zone dates, trailing disclaimer rows

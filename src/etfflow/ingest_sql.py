@@ -123,13 +123,15 @@ def stage_csv(store: Store, path: Path, spec: _Spec, names: list[str], records: 
     if not _insert_stage(store, spec, ["NULL", date, tick, *values], src):
         return False
     n = con.execute(f"SELECT count(*) FROM {spec.stage}").fetchone()
-    ok = n is not None and n[0] == records and _staged_clean(store, spec)
-    if ok and (adjacent_keys_repeat(store, spec.stage) or all_zero_shares(store, spec) is not None):
+    if n is None or n[0] != records:  # a blank line skipped, or lines DuckDB read otherwise
         con.execute(f"DELETE FROM {spec.stage}")
-        ok = False
-    if not ok:
+        return False
+    if not _staged_clean(store, spec):  # which has emptied the stage
+        return False
+    if adjacent_keys_repeat(store, spec.stage) or all_zero_shares(store, spec) is not None:
         con.execute(f"DELETE FROM {spec.stage}")
-    return ok
+        return False
+    return True
 
 
 def _staged_clean(store: Store, spec: _Spec) -> bool:

@@ -118,7 +118,7 @@ def import_paths(
     with ExitStack() as stack:  # stages are dropped, then DuckDB's memory limit restored, on every exit
         capped = False
         for i, p in enumerate(paths):
-            progress(f"parsing {p.name}", i / max(len(paths), 1))
+            progress(f"reading {p.name}", i / max(len(paths), 1))
             info = ingest.streamable(p, detect_format(p))
             if info is None or info.whole_file:
                 plan.append((p, None))

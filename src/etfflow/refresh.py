@@ -375,7 +375,7 @@ def _compute_block(
         block["nav"],
         block["close"] if "close" in block else np.full(len(code), np.nan),
         block["split"] if "split" in block else np.full(len(code), np.nan),
-        block["lag"].astype(np.int64),
+        block["lag"],
         block["derived"],
         funds.unit[group_codes],
         funds.names[group_codes].tolist(),
