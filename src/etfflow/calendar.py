@@ -134,10 +134,8 @@ def sessions(
 
 def is_trading_day(dates: np.ndarray, market: str = "US") -> np.ndarray:
     """Boolean mask: which datetime64[D] values are sessions of the market."""
-    s = _all_sessions(market)
-    d = np.asarray(dates, dtype="datetime64[D]")
-    idx = np.clip(np.searchsorted(s, d), 0, len(s) - 1)
-    return np.asarray(s[idx] == d)
+    out: np.ndarray = session_positions(dates, market) >= 0
+    return out
 
 
 def session_index(dates: np.ndarray, market: str = "US") -> np.ndarray:
