@@ -196,6 +196,7 @@ BAD_CASES = {
     "all_zero_shares": "Date,Ticker,NAV,Shares\n"
     + "".join(f"2024-01-{d:02d},AAA,10,0\n" for d in (2, 3, 4, 5, 8, 9)),
     "ambiguous": "Date,NAV,Net Asset Value,Ticker\n2024-01-02,1,1,A\n",
+    "no_values": "Date,Ticker,Weight\n2024-01-02,AAA,1.5\n2024-01-03,AAA,1.6\n",
 }
 
 
@@ -620,3 +621,35 @@ def test_csv_rows_the_sql_staging_cannot_take_go_to_the_chunked_reader(
     assert taken in ([False], []), taken  # refused before, or not a clean file for the SQL staging
     if expected == "ok":
         assert_same(found[0], found[1])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_panel_without_a_value_column_is_refused(tmp_path: Path, fmt: str) -> None:
+    frame = pl.DataFrame(
+        {"Date": ["2024-01-02", "2024-01-03"], "Ticker": ["AAA", "AAA"], "Weight": [1.5, 1.6]}
+    )
+    path = tmp_path / f"w.{fmt}"
+    if fmt == "csv":
+        frame.write_csv(path)
+    else:
+        frame.with_columns(pl.col("Date").str.to_date()).write_parquet(path)
+    with Store(tmp_path / "s.duckdb") as s:
+        import_paths(s, [write_csv(panel(5), tmp_path / "ok.csv")])
+        before = s.snapshot()
+        with pytest.raises(EtfflowError, match="no value column: a panel needs one of close, nav") as err:
+            import_paths(s, [path])
+        after = s.snapshot()
+    assert f"file {path}" in str(err.value) and "Weight" in str(err.value)
+    for name, table in before.items():
+        assert table.equals(after[name]), name
+
+
+def test_a_real_holdings_file_is_not_taken_for_a_panel(tmp_path: Path, shared_data: Path) -> None:
+    """Invesco's QQQ holdings list has a date and a fund ticker but no fund value: it was stored as one
+    QQQ row without values (100 repeats dropped); now refused, naming the file."""
+    path = shared_data / "issuers" / "holdings" / "Invesco_QQQ_holdings_20230113.csv"
+    with Store(tmp_path / "s.duckdb") as s:
+        with pytest.raises(EtfflowError, match="no value column") as err:
+            import_paths(s, [path])
+        assert s.read("daily").height == 0 and s.snapshot()["files"].height == 0
+    assert f"file {path}, row 1:" in str(err.value)

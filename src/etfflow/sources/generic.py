@@ -392,8 +392,9 @@ def resolve_panel_columns(
     file: str,
     header_row: int | None,
 ) -> tuple[dict[str, str], list[str]]:
-    """`_resolve_columns`, then the required columns: a date column, and a ticker column or `ticker=`
-    (not both). Shared by the whole-file and the streaming (`etfflow.ingest`) readers."""
+    """`_resolve_columns`, then the required columns: a date column, a ticker column or `ticker=` (not
+    both), and at least one value column. Shared by the whole-file and the streaming (`etfflow.ingest`)
+    readers."""
     chosen, ignored = _resolve_columns(columns, mapping, file=file, header_row=header_row)
     if "date" not in chosen:
         raise ParseError(
@@ -410,6 +411,15 @@ def resolve_panel_columns(
             file=file,
             row=header_row,
             field="ticker",
+        )
+    if not any(c in chosen for c in VALUE_COLUMNS):
+        # a file with a date and a ticker but nothing to store (a holdings list, a calendar): refused,
+        # rather than stored as rows without values
+        raise ParseError(
+            f"no value column: a panel needs one of {', '.join(VALUE_COLUMNS)} (columns: "
+            f"{list(columns)}); pass mapping={{'<column>': 'nav'}} to name one",
+            file=file,
+            row=header_row,
         )
     return chosen, ignored
 
