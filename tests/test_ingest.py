@@ -7,11 +7,14 @@ import boundaries: a 2-for-1 split, a one-day bad print, gaps, a missing NAV.
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from etfflow import calendar, ingest, refresh
 from etfflow.errors import ConfigError, EtfflowError
@@ -653,3 +656,39 @@ def test_a_real_holdings_file_is_not_taken_for_a_panel(tmp_path: Path, shared_da
             import_paths(s, [path])
         assert s.read("daily").height == 0 and s.snapshot()["files"].height == 0
     assert f"file {path}, row 1:" in str(err.value)
+
+
+def _digest_reference(data: bytes) -> tuple[str, bool, bool, int]:
+    import hashlib
+
+    try:
+        data.decode("utf-8")
+        utf8 = True
+    except UnicodeDecodeError:
+        utf8 = False
+    lines = data.count(b"\n") + (len(data) > 0 and not data.endswith(b"\n"))
+    return hashlib.sha256(data).hexdigest(), b'"' in data, utf8, lines
+
+
+_PIECES = [
+    *(b"a", b"1,", b"\n", b'"'),
+    *("é".encode(), "€".encode(), "😀".encode()),  # 2, 3 and 4 bytes
+    *(b"\xc3", b"\xe2\x82", b"\xa9", b"\xff"),  # open sequences, a stray continuation, never UTF-8
+]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=40), st.integers(1, 9))
+@example([b"\xc3", b"a", b"\xa9"], 1)  # "\xc3" left open, an ASCII block, then its continuation
+@example([b"1,", "é".encode(), b"\n"], 3)  # a valid character cut in two
+@example([b"a", b"\xe2\x82"], 2)  # open at the end
+@settings(max_examples=300, deadline=None)
+def test_file_digest_equals_reading_the_whole_file(pieces: list[bytes], block: int) -> None:
+    """Blocks of a few bytes cut multi-byte characters anywhere: an open one before an ASCII block, at
+    the end, a stray continuation byte; the hash, quote, UTF-8 and line answers are the whole file's."""
+    data = b"".join(pieces)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "f.csv"
+        path.write_bytes(data)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(ingest, "DIGEST_BLOCK", block)
+            assert ingest.file_digest(path) == _digest_reference(data)
