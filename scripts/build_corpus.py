@@ -1051,6 +1051,13 @@ def cases() -> list[Case]:
     # generic CSV panel (Date,Ticker,Close,NAV,Total Net Assets,Volume,Shares Outstanding)
     C = "generic_csv"
     gc = "generic_csv"
+    add(  # a real holdings list: a fund ticker and a date on every row, no value the warehouse keeps
+        "holdings-list",
+        C,
+        "no value column",
+        lambda b, out: SHARED_FOR_BUILD[0] / "issuers/holdings/Invesco_QQQ_holdings_20230113.csv",
+        error("row 1", "no value column"),
+    )
     add(
         "semicolons",
         C,
