@@ -482,3 +482,15 @@ def test_wrappers_reject_bad_frames():
         rolling_sum(pl.concat([frame, frame.head(1)]), "flow", 2)
     with pytest.raises(ValidationError, match="null key"):
         rolling_sum(frame.with_columns(pl.lit(None, pl.String).alias("ticker")), "flow", 2)
+
+
+def test_percentile_in_column_blocks_over_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large enough for the threaded path (three threads forced), with a column count that splits into
+    uneven blocks of `_PERCENTILE_COLS`: every column equals the brute-force reference."""
+    monkeypatch.setattr(nb.numba, "get_num_threads", lambda: 3)
+    rng = np.random.default_rng(11)
+    x = np.round(rng.normal(size=(700, 101)), 2)
+    x[rng.random(x.shape) < 0.03] = NAN
+    assert x.size >= 1 << 16 and x.shape[1] % nb._PERCENTILE_COLS != 0
+    out = nb.rolling_percentile_nb(x, 30, 5)
+    assert np.array_equal(out, ref_percentile(x, 30, 5), equal_nan=True)
