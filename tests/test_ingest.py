@@ -373,7 +373,16 @@ def _parquet_both_ways(
 
 @pytest.mark.parametrize(
     "damage",
-    ["saturday", "lower_case_ticker", "negative", "text_dates", "huge", "blank_row"],
+    [
+        "saturday",
+        "lower_case_ticker",
+        "negative",
+        "text_dates",
+        "huge",
+        "blank_row",
+        "bc_date",
+        "digit_ticker",
+    ],
 )
 def test_parquet_rows_the_sql_staging_cannot_take_go_to_the_chunked_reader(
     damage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -392,17 +401,37 @@ def test_parquet_rows_the_sql_staging_cannot_take_go_to_the_chunked_reader(
         frame = frame.with_columns(pl.col("Date").cast(pl.String))
     elif damage == "huge":
         frame = frame.with_columns(pl.when(first).then(1e300).otherwise(pl.col("Shares")).alias("Shares"))
+    elif damage == "bc_date":  # DuckDB gives a BC date back as text: the SQL check crashed on it
+        bc = pl.DataFrame(
+            {
+                "Date": pl.Series(["-024-01-02"]).str.to_date("%Y-%m-%d"),
+                "Ticker": ["AAA"],
+                "NAV": [10.0],
+                "Shares": [100.0],
+            }
+        )
+        frame = pl.concat([bc, frame])
+    elif damage == "digit_ticker":  # checks.TICKER_RE takes it, the generic reader does not
+        frame = frame.with_columns(
+            pl.when(first).then(pl.lit("1AA")).otherwise(pl.col("Ticker")).alias("Ticker")
+        )
     else:
         frame = pl.concat([frame, pl.DataFrame([[None] * 4], schema=frame.schema, orient="row")])
     path = tmp_path / "p.parquet"
     frame.write_parquet(path)
     outcomes = _parquet_both_ways(path, tmp_path, monkeypatch)
     assert outcomes[0] == outcomes[1]
-    expected = {"saturday": "ok", "lower_case_ticker": "ok", "text_dates": "ok", "blank_row": "ok"}
+    expected = {
+        "saturday": "ok",
+        "lower_case_ticker": "ok",
+        "text_dates": "ok",
+        "blank_row": "ok",
+        "bc_date": "ok",
+    }
     assert outcomes[0][0] == expected.get(damage, "error")
-    if damage in ("negative", "huge"):
+    if damage in ("negative", "huge", "digit_ticker"):
         assert f"file {path}" in str(outcomes[0][1]) and "row " in str(outcomes[0][1])
-    if damage == "saturday":
+    if damage in ("saturday", "bc_date"):
         assert outcomes[0][1] == {"non_session_rows": 1}
 
 
@@ -609,6 +638,12 @@ CSV_DAMAGE = {
     "huge": ("2023-01-20,AAA,101.5,1e300", "error"),
     "negative": ("2023-01-20,AAA,-101.5,1000000.0", "error"),
     "nan_text": ("2023-01-20,AAA,nan,1000000.0", "ok"),
+    # read by DuckDB's casts, refused by the chunked reader: found by differential fuzzing
+    "plus_minus": ("2023-01-20,AAA,101.5,+-0", "error"),  # DuckDB: -0.0
+    "date_trailing_char": ("2023-02-1x,AAA,101.5,1000000.0", "error"),  # DuckDB: 2023-02-01
+    "year_zero": ("0000-01-03,AAA,101.5,1000000.0", "ok"),  # DuckDB: 1 BC, read back as text
+    "digit_ticker": ("2023-01-20,1AA,101.5,1000000.0", "error"),  # checks.TICKER_RE takes it
+    "slash_ticker": ("2023-01-20,BRK/B,101.5,1000000.0", "error"),
 }
 
 

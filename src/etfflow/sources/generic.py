@@ -424,10 +424,17 @@ def resolve_panel_columns(
     return chosen, ignored
 
 
+def panel_ticker(text: str) -> bool:
+    """Whether `text` is a ticker as generic panels write them: a letter, then up to 11 letters, digits,
+    dots or hyphens (stricter than `checks.TICKER_RE`: a digit first is China's form, and generic panels
+    follow NYSE sessions)."""
+    return re.fullmatch(_TICKER, text) is not None
+
+
 def fixed_ticker(ticker: str) -> str:
     """The `ticker=` of a single-fund file, upper case; ConfigError when it is not a ticker."""
     symbol = ticker.strip().upper()
-    if not re.fullmatch(_TICKER, symbol):
+    if not panel_ticker(symbol):
         raise ConfigError(f"not a ticker: {ticker!r}")
     return symbol
 
