@@ -174,8 +174,16 @@ def _where(
     """(file row, key text) of frame row i: the file row when `_row` and a locator are known."""
     if locate is not None and "_row" in frame.columns:
         return locate(int(frame["_row"][i])), ""
-    parts = [str(frame[k][i]) for k in key if k in frame.columns and frame[k][i] is not None]
+    texts = (_text(frame[k], i) for k in key if k in frame.columns)
+    parts = [t for t in texts if t is not None]
     return None, f" ({' '.join(parts)})" if parts else f" (record {i + 1})"
+
+
+def _text(s: pl.Series, i: int) -> str | None:
+    """Value i of `s` as text (None when null); dates formatted by Polars: a BC or year-10000 date has
+    no Python date."""
+    value = s.slice(i, 1).cast(pl.String)[0] if s.dtype.is_temporal() else s[i]
+    return None if value is None else str(value)
 
 
 def check_frame(
@@ -221,7 +229,7 @@ def check_frame(
                 continue
             s = frame[col]
             bad = ((s < FIRST_DATE) | (s > last)).fill_null(False)
-            refuse(s, bad, "date ", str, f" out of range ({FIRST_DATE} to {last})")
+            refuse(s.cast(pl.String), bad, "date ", str, f" out of range ({FIRST_DATE} to {last})")
     for col, dtype in frame.schema.items():
         if col == "_row" or not dtype.is_float():
             continue
@@ -249,7 +257,7 @@ def _drop_future(frame: pl.DataFrame, column: str, dropped: dict[str, int], note
     n = int(late.sum())
     if n:
         dropped["future_rows"] = dropped.get("future_rows", 0) + n
-        first = str(frame.filter(late)[column].min())
+        first = str(frame.filter(late).select(pl.col(column).min().cast(pl.String)).item())
         notes.append(f"{n} row(s) dated after {limit} dropped (the first on {first})")
         frame = frame.filter(~late)
     return frame
@@ -258,17 +266,27 @@ def _drop_future(frame: pl.DataFrame, column: str, dropped: dict[str, int], note
 def _all_zero_shares(
     frame: pl.DataFrame, *, file: str, locate: Locator | None, labels: dict[str, str], context: Context
 ) -> None:
+    """Refuse the fund (at least 5 shares counts, every one 0) whose rows come first in the file: the
+    lowest `_row` where the frame has one (as the streamed path's ``ORDER BY min(_row)``), else the
+    first ticker in sorted order; never Polars' group order, which changes from run to run."""
     if "shares_outstanding" not in frame.columns:
         return
+    by_row = "_row" in frame.columns
+    shares = pl.col("shares_outstanding")
     per = (
-        frame.filter(pl.col("shares_outstanding").is_not_null())
-        .group_by("ticker")
-        .agg(pl.len().alias("n"), (pl.col("shares_outstanding") == 0).all().alias("zero"))
+        frame.group_by("ticker")
+        .agg(
+            shares.count().alias("n"),
+            (shares == 0).all().alias("zero"),
+            (pl.col("_row") if by_row else pl.col("ticker")).min().alias("first"),
+        )
         .filter(pl.col("zero") & (pl.col("n") >= 5))
+        .sort("first", "ticker")
     )
     if per.height:
         t = per["ticker"][0]
-        i = int((frame["ticker"] == t).arg_true()[0])
+        mine = (frame["ticker"] == t).arg_true()
+        i = int(mine[int(frame["_row"].gather(mine).arg_min() or 0)] if by_row else mine[0])
         row, _ = _where(frame, i, locate, ("date", "ticker"))
         raise ValidationError(
             f"every one of the {per['n'][0]} shares counts of {t} is 0: swapped or mis-scaled columns? "
@@ -380,7 +398,12 @@ def _against_store(store: Store, daily: pl.DataFrame, *, file: str) -> None:
     if not cols:
         return
     tickers = sorted(set(daily["ticker"].to_list()))
-    lo, hi = daily["date"].min(), daily["date"].max()
+    # clipped to Python's date range: a BC or year-10000 date has no Python date (no stored row either)
+    span = daily.select(
+        pl.col("date").clip(dt.date.min, dt.date.max).min().alias("lo"),
+        pl.col("date").clip(dt.date.min, dt.date.max).max().alias("hi"),
+    )
+    lo, hi = span["lo"][0], span["hi"][0]
     stored = store.query(
         "SELECT date, ticker, source, shares_outstanding, nav FROM daily "
         "WHERE ticker IN (SELECT unnest(?)) AND date BETWEEN ? AND ?",
@@ -400,6 +423,7 @@ def _against_store(store: Store, daily: pl.DataFrame, *, file: str) -> None:
             pairs.group_by("ticker")
             .agg(pl.len().alias("n"), pl.col("ratio").min().alias("lo"), pl.col("ratio").max().alias("hi"))
             .filter((pl.col("lo") >= far) | (pl.col("hi") <= 1 / far))
+            .sort("ticker")  # the first fund by ticker, as the streamed path's ORDER BY ticker
         )
         if whole.height:
             r = whole.row(0, named=True)
@@ -416,7 +440,7 @@ def _against_store(store: Store, daily: pl.DataFrame, *, file: str) -> None:
             & ((pl.col("ratio") >= far) | (pl.col("ratio") <= 1 / far))
         )
         if one.height:
-            r = one.sort("date").row(0, named=True)
+            r = one.sort("date", "ticker").row(0, named=True)
             raise ValidationError(
                 f"{r['ticker']} {r['date']}: {c} {r[c]:,.6g} would replace the stored "
                 f"{r[f'{c}_stored']:,.6g} "

@@ -368,10 +368,13 @@ def _drop_duplicates(
     clash = deduped.select(pl.struct(key).is_first_distinct().not_()).to_series()
     if clash.any():
         i = int(clash.arg_true()[0])
-        second = deduped.row(i, named=True)
-        first = deduped.filter(
-            (pl.col("date") == second["date"]) & (pl.col("ticker") == second["ticker"])
-        ).row(0, named=True)
+        # dates as Polars formats them: a BC or year-10000 date has no Python date (`DataFrame.row`
+        # would panic in Polars' Rust code turning it into one)
+        shown = deduped.select("_row", pl.col("date").cast(pl.String), "ticker", *values)
+        second = shown.row(i, named=True)
+        first = shown.filter((pl.col("date") == second["date"]) & (pl.col("ticker") == second["ticker"])).row(
+            0, named=True
+        )
         diff = next(c for c in values if first[c] != second[c])
         row = locate(second["_row"])
         raise ValidationError(
