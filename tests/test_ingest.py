@@ -200,6 +200,11 @@ BAD_CASES = {
     + "".join(f"2024-01-{d:02d},AAA,10,0\n" for d in (2, 3, 4, 5, 8, 9)),
     "ambiguous": "Date,NAV,Net Asset Value,Ticker\n2024-01-02,1,1,A\n",
     "no_values": "Date,Ticker,Weight\n2024-01-02,AAA,1.5\n2024-01-03,AAA,1.6\n",
+    # a chunk of US-style dates after ISO ones: each chunk used to pick its own format (found by
+    # fuzzing); ISO dates are most of the file, so the whole-file reader names the first US date too
+    "mixed_date_formats": GOOD
+    + "".join(f"01/{d:02d}/2024,AAA,10,130\n" for d in (4, 5))
+    + "".join(f"2024-01-{d:02d},AAA,10,130\n" for d in (8, 9, 10)),
 }
 
 
@@ -727,3 +732,23 @@ def test_file_digest_equals_reading_the_whole_file(pieces: list[bytes], block: i
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(ingest, "DIGEST_BLOCK", block)
             assert ingest.file_digest(path) == _digest_reference(data)
+
+
+@pytest.mark.parametrize("block", [8, 64, 1 << 20])
+def test_a_chunk_of_empty_lines_counts_its_blank_rows_and_keeps_row_numbers(
+    block: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk holding nothing but empty lines was skipped: its blank rows went uncounted and later rows
+    were named by wrong line numbers (found by differential fuzzing)."""
+    monkeypatch.setattr(ingest, "_CSV_BLOCK", block)
+    head = "Date,Ticker,NAV,Shares\n"
+    blank_only = tmp_path / "blank.csv"
+    blank_only.write_text(head + "\n\n")
+    later_bad = tmp_path / "bad.csv"
+    later_bad.write_text(head + "\n\n2024-01-03,AAA,10,100\n2024-01-04,AAA,1x,100\n")
+    with Store(tmp_path / "s.duckdb") as s:
+        (res,) = import_paths(s, [blank_only])
+        assert res.dropped == read_generic_csv(blank_only).dropped == {"blank_rows": 2}
+        with pytest.raises(EtfflowError) as err:
+            import_paths(s, [later_bad])
+    assert str(err.value) == f"file {later_bad}, row 5, field 'NAV': not a number: '1x'"

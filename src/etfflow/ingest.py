@@ -55,6 +55,7 @@ from etfflow.sources.base import (
     _check_calendar_range,
     add_dropped,
     check_so_lag,
+    date_format_of,
     parse_dates,
     parse_float,
     resolve_retrieved_at,
@@ -264,7 +265,12 @@ def _csv_chunks(path: Path, file: str) -> tuple[list[str], Iterator[pl.DataFrame
                         rest = data
                         continue
                     data, rest = data[: cut + 1], data[cut + 1 :]
-                if data.strip():
+                if data and not data.strip():  # only empty lines: blank rows, as Polars reads them
+                    n = data.count(b"\n") + (not data.endswith(b"\n"))
+                    blank = pl.DataFrame({c: [""] * n for c in names}, schema=dict.fromkeys(names, pl.String))
+                    yield blank.with_columns(pl.int_range(line, line + n, dtype=pl.Int64).alias("_row"))
+                    line += data.count(b"\n")
+                elif data:
                     try:
                         frame = pl.read_csv(
                             io.BytesIO(header_line + b"\n" + data),
@@ -298,6 +304,9 @@ class _Spec:
     formats: tuple[str, ...]
     values: list[str]
     stage: str = _STAGE
+    #: the date format the first chunk was read with: every later chunk must use it (a file's dates are
+    #: read with one format, as the whole-file reader reads them)
+    pinned: str | None = None
 
 
 def _key_hashes(frame: pl.DataFrame) -> np.ndarray:
@@ -328,12 +337,21 @@ def _check_chunk(
     frame, stamped = local_dates(frame)
     if stamped:
         notes.add(STAMPED_NOTE)
+    formats = (spec.pinned,) if spec.pinned else spec.formats
     out: dict[str, pl.Series] = {
         "_row": rows,
         "date": parse_dates(
-            frame["date"], rows, file=file, field=labels["date"], locate=here, formats=spec.formats
+            frame["date"],
+            rows,
+            file=file,
+            field=labels["date"],
+            locate=here,
+            formats=formats,
+            listed=spec.formats,
         ),
     }
+    if spec.pinned is None and len(spec.formats) > 1 and frame["date"].dtype == pl.String and frame.height:
+        spec.pinned = date_format_of(frame["date"], spec.formats)
     if "ticker" in labels:
         out["ticker"] = parse_tickers(frame["ticker"], rows, file=file, field=labels["ticker"], locate=here)
     else:

@@ -216,6 +216,15 @@ def parse_float(
     return out.to_series()
 
 
+def date_format_of(values: pl.Series, formats: Sequence[str]) -> str | None:
+    """The first of `formats` that reads every value of a string series (None if none does)."""
+    s = values.cast(pl.String).str.strip_chars()
+    for fmt in formats:
+        if s.str.strptime(pl.Date, fmt, strict=False, exact=True).null_count() == s.null_count():
+            return fmt
+    return None
+
+
 def parse_dates(
     values: pl.Series,
     rows: pl.Series,
@@ -225,8 +234,11 @@ def parse_dates(
     locate: Locator,
     formats: Sequence[str],
     context: Context = "",
+    listed: Sequence[str] | None = None,
 ) -> pl.Series:
-    """Strings to Date with the first format that reads every value; ParseError names the first failure."""
+    """Strings to Date with the first format that reads every value; ParseError names the first failure
+    (and lists `listed`, by default `formats`: a reader that has settled on one format still says which
+    it accepts)."""
     if values.dtype == pl.Date:
         parsed = values
     elif isinstance(values.dtype, pl.Datetime):
@@ -246,7 +258,7 @@ def parse_dates(
             i = int(bad.arg_true()[0])
             row = locate(rows[i])
             raise ParseError(
-                f"not a date: {values[i]!r} (expected one of {list(formats)}){_ctx(context, row)}",
+                f"not a date: {values[i]!r} (expected one of {list(listed or formats)}){_ctx(context, row)}",
                 file=file,
                 row=row,
                 field=field,
