@@ -200,6 +200,8 @@ BAD_CASES = {
     + "".join(f"2024-01-{d:02d},AAA,10,0\n" for d in (2, 3, 4, 5, 8, 9)),
     "ambiguous": "Date,NAV,Net Asset Value,Ticker\n2024-01-02,1,1,A\n",
     "no_values": "Date,Ticker,Weight\n2024-01-02,AAA,1.5\n2024-01-03,AAA,1.6\n",
+    # classic Mac OS line endings: a raw csv.Error traceback in both readers (found by fuzzing)
+    "bare_cr": GOOD.replace("\n", "\r"),
     # a chunk of US-style dates after ISO ones: each chunk used to pick its own format (found by
     # fuzzing); ISO dates are most of the file, so the whole-file reader names the first US date too
     "mixed_date_formats": GOOD

@@ -253,8 +253,8 @@ def _is_date(text: str) -> bool:
 
 def _date_index(data: bytes) -> int | None:
     """Position of the date column in the header line (by alias), or None."""
-    first = decode_text(data[:4096]).split("\n", 1)[0]
-    cells = next(csv.reader([first]), [])
+    lines = decode_text(data[:4096]).splitlines()  # any line ending: a bare CR (classic Mac) too
+    cells = next(csv.reader(lines[:1]), [])
     return next((i for i, c in enumerate(cells) if normalise_header(c) in ALIASES["date"]), None)
 
 
@@ -395,6 +395,14 @@ def resolve_panel_columns(
     """`_resolve_columns`, then the required columns: a date column, a ticker column or `ticker=` (not
     both), and at least one value column. Shared by the whole-file and the streaming (`etfflow.ingest`)
     readers."""
+    if any(re.search(r"\r(?!\n)", c) for c in columns):
+        # Polars and DuckDB end lines at LF only: a file with classic Mac OS line endings is one line
+        raise ParseError(
+            "lines end with a bare carriage return (classic Mac OS line endings): save the file with LF or "
+            "CRLF line endings",
+            file=file,
+            row=header_row,
+        )
     chosen, ignored = _resolve_columns(columns, mapping, file=file, header_row=header_row)
     if "date" not in chosen:
         raise ParseError(
