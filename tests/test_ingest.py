@@ -200,6 +200,13 @@ BAD_CASES = {
     + "".join(f"2024-01-{d:02d},AAA,10,0\n" for d in (2, 3, 4, 5, 8, 9)),
     "ambiguous": "Date,NAV,Net Asset Value,Ticker\n2024-01-02,1,1,A\n",
     "no_values": "Date,Ticker,Weight\n2024-01-02,AAA,1.5\n2024-01-03,AAA,1.6\n",
+    # the whole-file reader's order: all-zero shares and repeats before rows on non-sessions are
+    # dropped (the chunked reader dropped a Saturday's rows first; found by differential fuzzing)
+    "saturday_conflict": GOOD + "2024-01-06,AAA,10,100\n2024-01-06,AAA,11,100\n",
+    "zeros_with_a_saturday": "Date,Ticker,NAV,Shares\n"
+    + "".join(f"2024-01-{d:02d},AAA,10,0\n" for d in (2, 3, 4, 5, 6)),
+    "zeros_with_a_repeat": "Date,Ticker,NAV,Shares\n"
+    + "".join(f"2024-01-{d:02d},AAA,10,0\n" for d in (2, 3, 4, 5, 5)),
     # classic Mac OS line endings: a raw csv.Error traceback in both readers (found by fuzzing)
     "bare_cr": GOOD.replace("\n", "\r"),
     # a chunk of US-style dates after ISO ones: each chunk used to pick its own format (found by
@@ -754,3 +761,17 @@ def test_a_chunk_of_empty_lines_counts_its_blank_rows_and_keeps_row_numbers(
         with pytest.raises(EtfflowError) as err:
             import_paths(s, [later_bad])
     assert str(err.value) == f"file {later_bad}, row 5, field 'NAV': not a number: '1x'"
+
+
+def test_a_repeat_on_a_saturday_is_counted_as_a_repeat_and_a_non_session_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "_CSV_BLOCK", 64)
+    path = tmp_path / "p.csv"
+    path.write_text(GOOD + "2024-01-06,AAA,10,100\n" * 2 + "2024-01-08,AAA,10,140\n")
+    whole = read_generic_csv(path)
+    with Store(tmp_path / "s.duckdb") as s:
+        (res,) = import_paths(s, [path])
+    assert res.dropped == whole.dropped == {"duplicate_rows": 1, "non_session_rows": 1}
+    assert res.notes == whole.notes[: len(res.notes)]
+    assert res.rows == whole.daily.height == 3

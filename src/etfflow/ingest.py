@@ -314,9 +314,7 @@ def _key_hashes(frame: pl.DataFrame) -> np.ndarray:
     return frame.select(pl.struct("date", "ticker").hash(seed=0)).to_series().to_numpy()
 
 
-def _check_chunk(
-    raw: pl.DataFrame, spec: _Spec, dropped: dict[str, int], off: set[str], notes: set[str]
-) -> pl.DataFrame:
+def _check_chunk(raw: pl.DataFrame, spec: _Spec, dropped: dict[str, int], notes: set[str]) -> pl.DataFrame:
     """One chunk parsed and checked like the generic importer: `_row`, date, ticker, value columns."""
     file, labels = spec.file, spec.chosen
     frame = raw.select(pl.col("_row"), *[pl.col(src).alias(canon) for canon, src in spec.chosen.items()])
@@ -376,11 +374,8 @@ def _check_chunk(
     notes.update(later)
     days = result["date"].to_numpy().astype("datetime64[D]")
     _check_calendar_range(result, days, "US", file=file, locate=here)
-    session = calendar.is_trading_day(days) if len(days) else np.zeros(0, dtype=bool)
-    if not session.all():
-        off.update(str(d) for d in np.unique(days[~session]))
-        add_dropped(dropped, "non_session_rows", int((~session).sum()))
-        result = result.filter(pl.Series(session))
+    # rows on days that are not sessions stay until the whole file's all-zero-shares and repeat checks
+    # have seen them, as in the whole-file reader (`_drop_non_sessions`)
     return result
 
 
@@ -484,7 +479,6 @@ def stage_panel(
     out.notes.append(f"so_lag={so_lag} declared by the caller" if so_lag is not None else "so_lag unknown")
     if ignored:
         out.notes.append(f"ignored column(s): {ignored}")
-    off: set[str] = set()
     chunk_notes: set[str] = set()
     hashes: list[np.ndarray] = []
     con = store.connection
@@ -514,7 +508,7 @@ def stage_panel(
                 _create_stage(store, spec)
         for k, raw in enumerate(() if in_sql else chunks or ()):
             progress(f"reading {path.name}: chunk {k + 1}", 0.1)
-            checked = _check_chunk(raw, spec, out.dropped, off, chunk_notes)
+            checked = _check_chunk(raw, spec, out.dropped, chunk_notes)
             hashes.append(_key_hashes(checked))
             if checked.height:
                 con.register("_etfflow_chunk", checked.to_arrow())
@@ -523,14 +517,10 @@ def stage_panel(
                 finally:
                     con.unregister("_etfflow_chunk")
         out.notes.extend(sorted(chunk_notes))
-        if off:
-            shown = sorted(off)
-            n_off = out.dropped.get("non_session_rows", 0)
-            listed = ", ".join(shown[:10]) + (", ..." if len(shown) > 10 else "")
-            out.notes.append(
-                f"{n_off} row(s) dated on days that are not NYSE sessions were dropped: {listed}"
-            )
         progress(f"checking {path.name}", 0.4)
+        # the whole-file reader's order: a fund whose every shares count is 0 (repeats and rows on
+        # non-session days counted), then repeated keys, then rows on days that are not sessions
+        _refuse_all_zero_shares(store, spec)
         if in_sql:  # the rows are in (ticker, date) order: a repeated key sits next to its first
             # (a CSV staged in SQL has been through this check: it had none)
             repeats = info.kind == "parquet" and _adjacent_keys_repeat(store, spec.stage)
@@ -543,6 +533,14 @@ def stage_panel(
         del hashes
         if repeats:
             _drop_repeats(store, spec, out.dropped)
+        if not in_sql:  # the SQL staging takes only files whose every row is on a session
+            off = _drop_non_sessions(store, spec, out.dropped)
+            if off:
+                n_off = out.dropped.get("non_session_rows", 0)
+                listed = ", ".join(off[:10]) + (", ..." if len(off) > 10 else "")
+                out.notes.append(
+                    f"{n_off} row(s) dated on days that are not NYSE sessions were dropped: {listed}"
+                )
     except BaseException:
         drop_stage(store, staged)
         raise
@@ -639,22 +637,11 @@ def import_panel(
 
 
 def _whole_file_checks(store: Store, spec: _Spec, source: str) -> None:
-    """`etfflow.checks` on the whole staged file, in SQL, with its messages: a fund whose every shares
-    count is 0, and values `checks.FACTOR` times the stored ones (every overlapping day of a fund, or one
-    day of the same source)."""
+    """`etfflow.checks` against the stored rows, in SQL, with their messages: values `checks.FACTOR`
+    times the stored ones (every overlapping day of a fund, or one day of the same source). A fund whose
+    every shares count is 0 was refused when the file was staged (`_refuse_all_zero_shares`)."""
     con = store.connection
     file = spec.file
-    zero = _all_zero_shares(store, spec)
-    if zero:
-        where = f"WHERE ticker = {_literal(zero[0])}"
-        first = con.execute(f"SELECT min(_row) FROM {spec.stage} {where}").fetchone()
-        raise ValidationError(
-            f"every one of the {zero[1]} shares counts of {zero[0]} is 0: swapped or mis-scaled columns? "
-            "nothing was imported",
-            file=file,
-            row=int(first[0]) if first and first[0] is not None else None,
-            field=spec.chosen.get("shares_outstanding", "shares_outstanding"),
-        )
     cols = [c for c in ("shares_outstanding", "nav") if c in spec.values]
     if not cols or not con.execute("SELECT count(*) FROM (SELECT 1 FROM daily LIMIT 1)").fetchone()[0]:  # type: ignore[index]
         return
@@ -697,6 +684,35 @@ def _whole_file_checks(store: Store, spec: _Spec, source: str) -> None:
 def _sql_type(col: str) -> str:
     dtype = TABLES["daily"].column(col).dtype
     return "BOOLEAN" if dtype == pl.Boolean else "TINYINT" if dtype == pl.Int8 else "DOUBLE"
+
+
+def _refuse_all_zero_shares(store: Store, spec: _Spec) -> None:
+    """ValidationError for the first fund in the file whose every shares count (at least 5) is 0."""
+    zero = _all_zero_shares(store, spec)
+    if zero:
+        where = f"WHERE ticker = {_literal(zero[0])}"
+        first = store.connection.execute(f"SELECT min(_row) FROM {spec.stage} {where}").fetchone()
+        raise ValidationError(
+            f"every one of the {zero[1]} shares counts of {zero[0]} is 0: swapped or mis-scaled columns? "
+            "nothing was imported",
+            file=spec.file,
+            row=int(first[0]) if first and first[0] is not None else None,
+            field=spec.chosen.get("shares_outstanding", "shares_outstanding"),
+        )
+
+
+def _drop_non_sessions(store: Store, spec: _Spec, dropped: dict[str, int]) -> list[str]:
+    """Delete the stage's rows dated on days that are not NYSE sessions, counted; their dates, sorted."""
+    con = store.connection
+    got = con.execute(f"SELECT DISTINCT date - DATE '1970-01-01' AS d FROM {spec.stage}").fetchnumpy()
+    days = np.asarray(got["d"]).astype(np.int64).view("datetime64[D]")
+    off = np.sort(days[~calendar.is_trading_day(days)]) if len(days) else days
+    if not len(off):
+        return []
+    numbers = ", ".join(str(int(d)) for d in off.view(np.int64))
+    gone = con.execute(f"DELETE FROM {spec.stage} WHERE date - DATE '1970-01-01' IN ({numbers})").fetchone()
+    add_dropped(dropped, "non_session_rows", int(gone[0]) if gone else 0)
+    return [str(d) for d in off]
 
 
 def _drop_repeats(store: Store, spec: _Spec, dropped: dict[str, int]) -> None:
