@@ -4,7 +4,8 @@
 changed, and its first such date. A fund's flows are recomputed from a few observations before `lo`
 (the prior count, bad-print and split context) to its last row, and replace the stored flows from the
 previous observation on. A fund with several sources, too little recent context, or a split in the
-recomputed range is recomputed over its whole history (a split rescales every earlier row).
+recomputed range (or, for counts stated with a lag, in its context: the NAV move that confirms it may
+be a new row) is recomputed over its whole history (a split rescales every earlier row).
 
 Two paths, with the same rules and kernel (`etfflow.flows.nb.flows_long_nb`):
 
@@ -211,6 +212,11 @@ class _Funds:
 
 
 _ALWAYS = np.iinfo(np.int64).min
+#: stored flows (f) of a ranged fund (c) whose split makes it a full recompute: those the refresh
+#: replaces, and lagged ones in its context (their split's NAV move may lie in the changed rows)
+_REPLACED_OR_LAGGED = (
+    "f.available_on >= c.keep_from OR (f.available_on >= c.ctx_start AND f.date < f.available_on)"
+)
 
 
 def _funds(store: Store, units: dict[str, float], where: str) -> _Funds | None:
@@ -267,7 +273,7 @@ def _bulk(
         r[0]
         for r in con.execute(
             f"SELECT DISTINCT c.code FROM flows_daily f JOIN {_CTX} c ON f.ticker = c.ticker "
-            f"WHERE {where} AND c.keep_from IS NOT NULL AND f.available_on >= c.keep_from "
+            f"WHERE {where} AND c.keep_from IS NOT NULL AND ({_REPLACED_OR_LAGGED}) "
             f"AND (f.flags & {split}) <> 0"
         ).fetchall()
     }
@@ -353,6 +359,7 @@ def _compute_block(
 ) -> tuple[int, set[int]]:
     """Flows of one block of whole funds, appended to `flows_daily`; funds in `skip` are not written.
     (rows written, ranged funds with a split in their recomputed range)."""
+    from etfflow.flows.daily import trade_date_clash
     from etfflow.flows.flags import Flag
 
     code = block["code"]
@@ -380,13 +387,26 @@ def _compute_block(
         funds.unit[group_codes],
         funds.names[group_codes].tolist(),
     )
+    # context rows too: a clash with a count before keep_from would duplicate a stored flow's key
+    lag = np.maximum(block["lag"], 0)  # as the frame path states an unknown lag
+    trade_date_clash(funds.names[code], got.trade_date, days, lag, got.keep)
     keep = got.keep & (day >= funds.keep_from[code])
-    split_rows = keep & funds.ranged[code] & ((got.flags & np.uint32(Flag.SPLIT)) != 0)
+    split_rows = (keep | _lagged_context(got, day, funds.keep_from[code])) & funds.ranged[code]
+    split_rows &= (got.flags & np.uint32(Flag.SPLIT)) != 0
     splits = {int(c) for c in np.unique(code[split_rows])}
     out = skip | splits
     if out:
         keep &= ~np.isin(code, np.fromiter(out, dtype=np.int64))
     return _append(store, got, keep, code, days, names), splits
+
+
+def _lagged_context(got: FlowArrays, day: np.ndarray, keep_from: np.ndarray) -> np.ndarray:
+    """Context rows (before keep_from) stated with a reporting lag. A split on such a row is confirmed
+    by a NAV move up to lag + 1 rows later, which may be a new row: the flows before keep_from that it
+    restates are not rewritten by a ranged refresh, so a split there sends the fund to a full
+    recompute. Without a lag the window ends at keep_from's row, inside the kept range."""
+    lagged = got.trade_date.astype("datetime64[D]").astype(np.int64) < day
+    return got.keep & lagged & (day < keep_from)
 
 
 def _append(
@@ -463,13 +483,16 @@ def _flows_group(store: Store, grp: int, full: list[str], funds: pl.DataFrame) -
     kept = flows.filter(keep.is_null() | (flows["available_on"] >= keep))
     if grp >= 0:
         split = int(Flag.SPLIT)
-        new_split = kept.filter((pl.col("flags") & split) != 0)["ticker"].unique().to_list()
+        # as on the bulk path (`_lagged_context`): lagged context rows' splits count too
+        lagged = keep.is_not_null() & (flows["date"] < flows["available_on"])
+        near = flows.filter(keep.is_null() | (flows["available_on"] >= keep) | lagged)
+        new_split = near.filter((pl.col("flags") & split) != 0)["ticker"].unique().to_list()
         old_split = [
             r[0]
             for r in con.execute(
                 f"SELECT DISTINCT f.ticker FROM flows_daily f JOIN {_CTX} c ON f.ticker = c.ticker "
                 f"WHERE NOT c.simple AND c.grp = {grp} AND c.keep_from IS NOT NULL "
-                f"AND f.available_on >= c.keep_from AND (f.flags & {split}) <> 0"
+                f"AND ({_REPLACED_OR_LAGGED}) AND (f.flags & {split}) <> 0"
             ).fetchall()
         ]
         redo = sorted(set(new_split) | set(old_split))

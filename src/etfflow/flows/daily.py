@@ -26,6 +26,7 @@ __all__ = [
     "compute_flows",
     "merge_sources",
     "shares_method",
+    "trade_date_clash",
 ]
 
 #: Lower is preferred when two sources state the same field for the same fund and session.
@@ -86,6 +87,13 @@ def merge_sources(daily: pl.DataFrame, priority: dict[str, int] | None = None) -
     month-end counts (MONTHLY_SOURCES), kept for the months before the daily counts begin, and the
     first daily count after them starts afresh (no flow, flagged FIRST). `so_source` names the
     source of each row's count.
+
+    A fund without any stated count gets its counts from one source likewise: the most preferred
+    one with total net assets and NAV on a row (a count of total net assets / NAV, the AUM method).
+    Such a count, and one a shares source derives on a day it states no count, is the row's own
+    (that source's total net assets over its own NAV) and goes to column `_so_derived`; a count is
+    never derived from another source's total net assets. `so_lag` is the lag of the source whose
+    count the row carries (each source's declared lag applies to the counts it states).
     """
     if daily.height == 0 or daily["source"].n_unique() == 1:
         # one source: keys are already unique
@@ -94,13 +102,33 @@ def merge_sources(daily: pl.DataFrame, priority: dict[str, int] | None = None) -
     df = daily.with_columns(
         pl.col("source").replace_strict(prio, default=40, return_dtype=pl.Int32).alias("_prio")
     )
+    has_so = pl.col("shares_outstanding").is_not_null()
+    tna = "total_net_assets" in df.columns and "nav" in df.columns
+    # a count this row's own source gives as total net assets / NAV (no stated count)
+    own = (
+        pl.when(~has_so & pl.col("total_net_assets").is_not_null() & (pl.col("nav") > 0))
+        .then(pl.col("total_net_assets") / pl.col("nav"))
+        .cast(pl.Float64)
+        if tna
+        else pl.lit(None, dtype=pl.Float64)
+    )
+    df = df.with_columns(own.alias("_own"))
+    counted = has_so | pl.col("_own").is_not_null()
+    # the fund's count source: a source with stated counts before one whose counts are derived
+    # (before: only stated counts chose it, so a fund with derived counts alone had no count
+    # source and lost its so_lag whenever the frame held two sources: LAG_UNKNOWN, wrong dates)
     so_src = (
-        df.filter(pl.col("shares_outstanding").is_not_null())
+        df.filter(counted)
         .group_by("ticker")
-        .agg(pl.col("source").sort_by("_prio").first().alias("_so_source"))
+        .agg(
+            pl.col("source")
+            .sort_by(has_so.not_(), pl.col("_prio"), pl.col("source"))
+            .first()
+            .alias("_so_source")
+        )
     )
     first = (
-        df.filter(pl.col("shares_outstanding").is_not_null())
+        df.filter(counted)
         .join(so_src, on="ticker")
         .filter(pl.col("source") == pl.col("_so_source"))
         .group_by("ticker")
@@ -118,15 +146,20 @@ def merge_sources(daily: pl.DataFrame, priority: dict[str, int] | None = None) -
         .with_columns(
             pl.when(use).then(pl.col("shares_outstanding")).alias("shares_outstanding"),
             pl.when(use).then(pl.col("so_lag")).alias("so_lag"),
+            pl.when(use).then(pl.col("_own")).alias("_own"),
         )
         .with_columns(
-            pl.when(pl.col("shares_outstanding").is_not_null()).then(pl.col("source")).alias("_row_so")
+            pl.when(pl.col("shares_outstanding").is_not_null() | pl.col("_own").is_not_null())
+            .then(pl.col("source"))
+            .alias("_row_so")
         )
     )
     present = [c for c in (*DAILY_VALUES, "so_lag") if c in daily.columns]
     aggs = [pl.col(c).drop_nulls().first().alias(c) for c in present]
     row_so = pl.coalesce(pl.col("_row_so").drop_nulls().first(), pl.col("_so_source").first())
     aggs.append(row_so.alias("so_source"))
+    if tna:
+        aggs.append(pl.col("_own").drop_nulls().first().alias("_so_derived"))
     return df.sort("_prio").group_by("date", "ticker").agg(aggs).sort("ticker", "date")
 
 
@@ -235,6 +268,7 @@ def _market_flows(df: pl.DataFrame, market: str, funds: pl.DataFrame | None, p: 
     keep = ~np.isnan(arr("shares_outstanding"))
     all_sessions = calendar.sessions(market=market)
     trade_dates = all_sessions[np.clip(trade_sess, 0, len(all_sessions) - 1)]
+    trade_date_clash(tick, trade_dates, dates, lag, keep)
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = np.where(aum_prev > 0, flow / aum_prev, np.nan)
     out = pl.DataFrame(
@@ -259,6 +293,30 @@ def _market_flows(df: pl.DataFrame, market: str, funds: pl.DataFrame | None, p: 
         },
     ).with_columns(pl.col(c).fill_nan(None) for c in ("flow_usd", "aum_prev_usd", "flow_pct_aum"))
     return out.with_columns(pl.col(c).fill_nan(None) for c in ("shares_change", "nav_used"))
+
+
+def trade_date_clash(
+    ticker: np.ndarray, trade: np.ndarray, stated: np.ndarray, lag: np.ndarray, has: np.ndarray
+) -> None:
+    """DataQualityError where two counts of one fund (rows `has`) belong to one trade date: a source
+    whose declared lag changed (lag 0 on one session, 1 on the next). Neither count can be chosen, and
+    the flows would break the key of `flows_daily`. Shared by the frame and bulk paths (one message)."""
+    idx = np.flatnonzero(has)
+    if len(idx) < 2:
+        return
+    t = trade[idx].astype("datetime64[D]").astype(np.int64)
+    order = np.lexsort((stated[idx].astype("datetime64[D]"), t, ticker[idx]))
+    i, t = idx[order], t[order]
+    same = (ticker[i[1:]] == ticker[i[:-1]]) & (t[1:] == t[:-1])
+    if same.any():
+        k = int(np.flatnonzero(same)[0])
+        a, b = int(i[k]), int(i[k + 1])
+        raise DataQualityError(
+            f"{ticker[a]}: the shares counts stated for {stated[a].astype('datetime64[D]')} (so_lag "
+            f"{lag[a]}) and {stated[b].astype('datetime64[D]')} (so_lag {lag[b]}) both belong to trade "
+            f"date {trade[a].astype('datetime64[D]')}: a reporting lag that changes must not give two "
+            "counts one trade date"
+        )
 
 
 def _apply_declared_splits(df: pl.DataFrame, starts: np.ndarray) -> tuple[pl.DataFrame, np.ndarray]:
@@ -330,20 +388,24 @@ def _derive_shares_from_aum(daily: pl.DataFrame) -> pl.DataFrame:
     (AUM_t / NAV_t - AUM_t-1 / NAV_t-1) x NAV_t = AUM_t - AUM_t-1 x NAV_t / NAV_t-1: the AUM method with
     the price return, so distributions are not outflows.
     """
-    if "total_net_assets" not in daily.columns:
-        return daily.with_columns(pl.lit("shares").alias("_method"))
-    derive = (
-        pl.col("shares_outstanding").is_null()
-        & pl.col("total_net_assets").is_not_null()
-        & (pl.col("nav") > 0)
-    )
     if "shares_outstanding" not in daily.columns:
         daily = daily.with_columns(pl.lit(None, dtype=pl.Float64).alias("shares_outstanding"))
+    if "_so_derived" in daily.columns:
+        # merged by `merge_sources`: the fund's count source's own derived count, with its lag (the
+        # merged total net assets may be another source's, whose count is not this fund's)
+        derive = pl.col("shares_outstanding").is_null() & pl.col("_so_derived").is_not_null()
+        count = pl.col("_so_derived")
+    elif "total_net_assets" not in daily.columns:
+        return daily.with_columns(pl.lit("shares").alias("_method"))
+    else:
+        derive = (
+            pl.col("shares_outstanding").is_null()
+            & pl.col("total_net_assets").is_not_null()
+            & (pl.col("nav") > 0)
+        )
+        count = pl.col("total_net_assets") / pl.col("nav")
     return daily.with_columns(
-        pl.when(derive)
-        .then(pl.col("total_net_assets") / pl.col("nav"))
-        .otherwise(pl.col("shares_outstanding"))
-        .alias("shares_outstanding"),
+        pl.when(derive).then(count).otherwise(pl.col("shares_outstanding")).alias("shares_outstanding"),
         pl.when(derive).then(pl.lit("aum")).otherwise(pl.lit("shares")).alias("_method"),
     )
 
