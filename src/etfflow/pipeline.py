@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 import polars as pl
 
 from etfflow.checks import check_batch
-from etfflow.errors import ConfigError, NotFoundError
+from etfflow.errors import ConfigError, DataQualityError, NotFoundError
 from etfflow.schema import empty, validate
 from etfflow.sources.base import ImportBatch
 from etfflow.store import Store, UpsertResult
@@ -135,14 +136,16 @@ def import_paths(
             for p, item in plan:
                 progress(f"writing {p.name}", 0.9)
                 if isinstance(item, ingest.StagedPanel):
-                    out.append(_streamed_summary(p, ingest.write_panel(store, item, progress)))
+                    with _naming_file(p):
+                        out.append(_streamed_summary(p, ingest.write_panel(store, item, progress)))
                     continue
                 if isinstance(item, ingest.PanelImport):
                     out.append(_streamed_summary(p, item))
                     continue
                 progress(f"parsing {p.name}", 0.9)
                 batch = read_file(p, **options)
-                written = write_batch(store, batch)
+                with _naming_file(p):
+                    written = write_batch(store, batch)
                 new_file = store.record_file(file_sha256(p), str(p), batch.source, written.rows)
                 out.append(
                     ImportSummary(
@@ -161,6 +164,18 @@ def import_paths(
                     )
                 )
     return out
+
+
+@contextmanager
+def _naming_file(path: Path) -> Iterator[None]:
+    """A DataQualityError raised while a file's rows and flows are written names that file (the flow
+    code that finds it knows funds and dates, not files)."""
+    try:
+        yield
+    except DataQualityError as exc:
+        if str(path) in str(exc):
+            raise
+        raise DataQualityError(f"file {path}: {exc}") from exc
 
 
 def _check_stream_options(path: Path, kind: str, options: dict[str, Any]) -> None:
