@@ -205,6 +205,9 @@ BAD_CASES = {
     "saturday_conflict": GOOD + "2024-01-06,AAA,10,100\n2024-01-06,AAA,11,100\n",
     "zeros_with_a_saturday": "Date,Ticker,NAV,Shares\n"
     + "".join(f"2024-01-{d:02d},AAA,10,0\n" for d in (2, 3, 4, 5, 6)),
+    "zeros_with_a_future_row": "Date,Ticker,NAV,Shares\n"
+    + "".join(f"2024-01-{d:02d},AAA,10,0\n" for d in (2, 3, 4, 5))
+    + "2099-01-05,AAA,10,0\n",
     "zeros_with_a_repeat": "Date,Ticker,NAV,Shares\n"
     + "".join(f"2024-01-{d:02d},AAA,10,0\n" for d in (2, 3, 4, 5, 5)),
     # classic Mac OS line endings: a raw csv.Error traceback in both readers (found by fuzzing)
@@ -775,3 +778,18 @@ def test_a_repeat_on_a_saturday_is_counted_as_a_repeat_and_a_non_session_row(
     assert res.dropped == whole.dropped == {"duplicate_rows": 1, "non_session_rows": 1}
     assert res.notes == whole.notes[: len(res.notes)]
     assert res.rows == whole.daily.height == 3
+
+
+def test_rows_after_tomorrow_in_several_chunks_give_one_count_and_one_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "_CSV_BLOCK", 64)
+    path = tmp_path / "p.csv"
+    path.write_text(GOOD + "2099-01-05,AAA,10,100\n2024-01-04,AAA,10,130\n" * 3 + "2099-01-06,AAA,10,100\n")
+    whole = read_generic_csv(path)
+    with Store(tmp_path / "s.duckdb") as s:
+        (res,) = import_paths(s, [path])
+    assert res.dropped == whole.dropped == {"future_rows": 4, "duplicate_rows": 2}
+    late = [n for n in res.notes if "dated after" in n]
+    assert late == [n for n in whole.notes if "dated after" in n] and len(late) == 1
+    assert late[0].endswith("dropped (the first on 2099-01-05)")

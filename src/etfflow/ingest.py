@@ -367,16 +367,20 @@ def _check_chunk(raw: pl.DataFrame, spec: _Spec, dropped: dict[str, int], notes:
                 f"negative value {out[c][i]} ({c})", file=file, row=int(rows[i]), field=labels.get(c, c)
             )
     result = pl.DataFrame(list(out.values()))
-    # the value checks of every import (etfflow.checks): numbers, identifiers; rows after tomorrow dropped
+    # the value checks of every import (etfflow.checks): numbers, identifiers
     checks.check_frame(result, "daily", file=file, locate=here, labels=labels, dates=False)
-    later: list[str] = []
-    result = checks._drop_future(result, "date", dropped, later) if result.height else result
-    notes.update(later)
-    days = result["date"].to_numpy().astype("datetime64[D]")
-    _check_calendar_range(result, days, "US", file=file, locate=here)
-    # rows on days that are not sessions stay until the whole file's all-zero-shares and repeat checks
-    # have seen them, as in the whole-file reader (`_drop_non_sessions`)
+    # rows after tomorrow and rows on days that are not sessions stay until the whole file's
+    # all-zero-shares check has seen them, as in the whole-file reader (`_drop_late_and_off_days`)
+    current = result.filter(pl.col("date") <= _tomorrow())
+    _check_calendar_range(
+        current, current["date"].to_numpy().astype("datetime64[D]"), "US", file=file, locate=here
+    )
     return result
+
+
+def _tomorrow() -> dt.date:
+    """The last date a row may carry (`etfflow.checks`: rows after tomorrow, UTC, are dropped)."""
+    return dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
 
 
 def _spec(
@@ -521,6 +525,8 @@ def stage_panel(
         # the whole-file reader's order: a fund whose every shares count is 0 (repeats and rows on
         # non-session days counted), then repeated keys, then rows on days that are not sessions
         _refuse_all_zero_shares(store, spec)
+        if not in_sql:  # the SQL staging takes only files without rows after tomorrow
+            _drop_future_rows(store, spec, out.dropped, out.notes)
         if in_sql:  # the rows are in (ticker, date) order: a repeated key sits next to its first
             # (a CSV staged in SQL has been through this check: it had none)
             repeats = info.kind == "parquet" and _adjacent_keys_repeat(store, spec.stage)
@@ -699,6 +705,19 @@ def _refuse_all_zero_shares(store: Store, spec: _Spec) -> None:
             row=int(first[0]) if first and first[0] is not None else None,
             field=spec.chosen.get("shares_outstanding", "shares_outstanding"),
         )
+
+
+def _drop_future_rows(store: Store, spec: _Spec, dropped: dict[str, int], notes: list[str]) -> None:
+    """Delete the stage's rows dated after tomorrow, counted, with `etfflow.checks`' note."""
+    con = store.connection
+    limit = _tomorrow()
+    late = f"date > {_literal(limit)}"
+    got = con.execute(f"SELECT count(*), min(date)::VARCHAR FROM {spec.stage} WHERE {late}").fetchone()
+    if got is None or not got[0]:
+        return
+    con.execute(f"DELETE FROM {spec.stage} WHERE {late}")
+    add_dropped(dropped, "future_rows", int(got[0]))
+    notes.append(f"{got[0]} row(s) dated after {limit} dropped (the first on {got[1]})")
 
 
 def _drop_non_sessions(store: Store, spec: _Spec, dropped: dict[str, int]) -> list[str]:
