@@ -300,11 +300,16 @@ def trade_date_clash(
 ) -> None:
     """DataQualityError where two counts of one fund (rows `has`) belong to one trade date: a source
     whose declared lag changed (lag 0 on one session, 1 on the next). Neither count can be chosen, and
-    the flows would break the key of `flows_daily`. Shared by the frame and bulk paths (one message)."""
+    the flows would break the key of `flows_daily`. Shared by the frame and bulk paths (one message).
+    Rows come grouped by fund in date order (both callers' order): where trade dates rise within every
+    fund, the usual case, no two counts can share one and the exact search is skipped (it took 1.15 s
+    of a 6M-row import)."""
     idx = np.flatnonzero(has)
     if len(idx) < 2:
         return
     t = trade[idx].astype("datetime64[D]").astype(np.int64)
+    if not ((ticker[idx][1:] == ticker[idx][:-1]) & (t[1:] <= t[:-1])).any():
+        return
     order = np.lexsort((stated[idx].astype("datetime64[D]"), t, ticker[idx]))
     i, t = idx[order], t[order]
     same = (ticker[i[1:]] == ticker[i[:-1]]) & (t[1:] == t[:-1])
