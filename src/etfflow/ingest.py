@@ -370,7 +370,8 @@ def _check_chunk(raw: pl.DataFrame, spec: _Spec, dropped: dict[str, int], notes:
     # the value checks of every import (etfflow.checks): numbers, identifiers
     checks.check_frame(result, "daily", file=file, locate=here, labels=labels, dates=False)
     # rows after tomorrow and rows on days that are not sessions stay until the whole file's
-    # all-zero-shares check has seen them, as in the whole-file reader (`_drop_late_and_off_days`)
+    # all-zero-shares check has seen them, as in the whole-file reader (`_drop_future_rows`,
+    # `_drop_non_sessions`)
     current = result.filter(pl.col("date") <= _tomorrow())
     _check_calendar_range(
         current, current["date"].to_numpy().astype("datetime64[D]"), "US", file=file, locate=here
