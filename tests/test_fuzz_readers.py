@@ -83,3 +83,21 @@ def test_only_two_damages_excuse_different_errors(damages: list[str], known: boo
     changed.unchanged = False  # a refused file that changed the warehouse is never excused
     result.phases["fresh"] = (_refused("row 2"), changed, ["err_msg", "str_changed_on_refusal"])
     assert fuzz.discrepancies(result)
+
+
+def test_dates_in_two_formats_excuse_different_not_a_date_rows(work: Path) -> None:
+    """One damage (US-style dates among ISO ones): two refusals that both say "not a date" are the known
+    difference (each path names the first date its chosen format cannot read); any other pair is not."""
+    case = fuzz.generate(SEED, 0, work)
+    case.tags = ["nav_so", "dmg:us_date_all"]
+
+    def refused(kind: str, message: str) -> Any:
+        return fuzz.Outcome(False, error=(kind, message))
+
+    date_a = refused("ParseError", "file f, row 2, field 'Date': not a date: '2021-03-22'")
+    date_b = refused("ParseError", "file f, row 19, field 'Date': not a date: '03/25/2021'")
+    number = refused("ParseError", "file f, row 19, field 'NAV': not a number: 'x'")
+    known = fuzz.CaseResult(case, {"fresh": (date_a, date_b, ["err_msg"])}, [], 0.0)
+    assert fuzz.known_differences(known) and not fuzz.discrepancies(known)
+    other = fuzz.CaseResult(case, {"fresh": (date_a, number, ["err_msg"])}, [], 0.0)
+    assert fuzz.discrepancies(other)
