@@ -223,7 +223,7 @@ def check_frame(
         )
 
     if dates:
-        last = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+        last = last_date()
         for col, dtype in frame.schema.items():
             if dtype != pl.Date:
                 continue
@@ -251,14 +251,24 @@ def check_frame(
         refuse(s, bad, "not a name: ", quote, tail=f" (control characters, or longer than {NAME_MAX})")
 
 
+def last_date() -> dt.date:
+    """The last date a row may carry: tomorrow (UTC). Later rows are dropped and counted (`future_rows`)."""
+    return dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+
+
+def future_note(n: int, limit: dt.date, first: str) -> str:
+    """The note on `n` rows dropped for being dated after `limit`, the earliest on `first`."""
+    return f"{n} row(s) dated after {limit} dropped (the first on {first})"
+
+
 def _drop_future(frame: pl.DataFrame, column: str, dropped: dict[str, int], notes: list[str]) -> pl.DataFrame:
-    limit = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    limit = last_date()
     late = frame[column] > limit
     n = int(late.sum())
     if n:
         dropped["future_rows"] = dropped.get("future_rows", 0) + n
         first = str(frame.filter(late).select(pl.col(column).min().cast(pl.String)).item())
-        notes.append(f"{n} row(s) dated after {limit} dropped (the first on {first})")
+        notes.append(future_note(n, limit, first))
         frame = frame.filter(~late)
     return frame
 

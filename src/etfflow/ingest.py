@@ -56,6 +56,7 @@ from etfflow.sources.base import (
     add_dropped,
     check_so_lag,
     date_format_of,
+    non_session_note,
     parse_dates,
     parse_float,
     resolve_retrieved_at,
@@ -372,16 +373,11 @@ def _check_chunk(raw: pl.DataFrame, spec: _Spec, dropped: dict[str, int], notes:
     # rows after tomorrow and rows on days that are not sessions stay until the whole file's
     # all-zero-shares check has seen them, as in the whole-file reader (`_drop_future_rows`,
     # `_drop_non_sessions`)
-    current = result.filter(pl.col("date") <= _tomorrow())
+    current = result.filter(pl.col("date") <= checks.last_date())
     _check_calendar_range(
         current, current["date"].to_numpy().astype("datetime64[D]"), "US", file=file, locate=here
     )
     return result
-
-
-def _tomorrow() -> dt.date:
-    """The last date a row may carry (`etfflow.checks`: rows after tomorrow, UTC, are dropped)."""
-    return dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
 
 
 def _spec(
@@ -543,11 +539,7 @@ def stage_panel(
         if not in_sql:  # the SQL staging takes only files whose every row is on a session
             off = _drop_non_sessions(store, spec, out.dropped)
             if off:
-                n_off = out.dropped.get("non_session_rows", 0)
-                listed = ", ".join(off[:10]) + (", ..." if len(off) > 10 else "")
-                out.notes.append(
-                    f"{n_off} row(s) dated on days that are not NYSE sessions were dropped: {listed}"
-                )
+                out.notes.append(non_session_note(out.dropped.get("non_session_rows", 0), off, "US"))
     except BaseException:
         drop_stage(store, staged)
         raise
@@ -711,14 +703,14 @@ def _refuse_all_zero_shares(store: Store, spec: _Spec) -> None:
 def _drop_future_rows(store: Store, spec: _Spec, dropped: dict[str, int], notes: list[str]) -> None:
     """Delete the stage's rows dated after tomorrow, counted, with `etfflow.checks`' note."""
     con = store.connection
-    limit = _tomorrow()
+    limit = checks.last_date()
     late = f"date > {_literal(limit)}"
     got = con.execute(f"SELECT count(*), min(date)::VARCHAR FROM {spec.stage} WHERE {late}").fetchone()
     if got is None or not got[0]:
         return
     con.execute(f"DELETE FROM {spec.stage} WHERE {late}")
     add_dropped(dropped, "future_rows", int(got[0]))
-    notes.append(f"{got[0]} row(s) dated after {limit} dropped (the first on {got[1]})")
+    notes.append(checks.future_note(int(got[0]), limit, str(got[1])))
 
 
 def _drop_non_sessions(store: Store, spec: _Spec, dropped: dict[str, int]) -> list[str]:

@@ -150,7 +150,7 @@ def _staged_clean(store: Store, spec: _Spec) -> bool:
     # within the calendar (a BC or year-0 date is not even read back: it comes out as text) and not after
     # tomorrow; the chunked reader drops and counts the rows outside
     first = dt.date.fromisoformat(str(calendar.sessions()[0]))
-    last = min(calendar.calendar_end("US"), dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1))
+    last = min(calendar.calendar_end("US"), checks.last_date())
     dated = f"date BETWEEN {_literal(first)} AND {_literal(last)}"
     clean = " AND ".join(["date IS NOT NULL", dated, "ticker IS NOT NULL", *bounds])
     row = con.execute(f"SELECT count(*) FILTER (NOT ({clean})) FROM {spec.stage}").fetchone()

@@ -308,9 +308,10 @@ def trade_date_clash(
     if len(idx) < 2:
         return
     t = trade[idx].astype("datetime64[D]").astype(np.int64)
-    if not ((ticker[idx][1:] == ticker[idx][:-1]) & (t[1:] <= t[:-1])).any():
+    fund = ticker[idx]
+    if not ((fund[1:] == fund[:-1]) & (t[1:] <= t[:-1])).any():
         return
-    order = np.lexsort((stated[idx].astype("datetime64[D]"), t, ticker[idx]))
+    order = np.lexsort((stated[idx].astype("datetime64[D]"), t, fund))
     i, t = idx[order], t[order]
     same = (ticker[i[1:]] == ticker[i[:-1]]) & (t[1:] == t[:-1])
     if same.any():

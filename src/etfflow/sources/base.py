@@ -323,10 +323,7 @@ def finish(
     session = is_trading_day(dates, market) if len(dates) else np.zeros(0, dtype=bool)
     n_off = int((~session).sum())
     if n_off:
-        off = sorted({str(d) for d in dates[~session]})
-        shown = ", ".join(off[:10]) + (", ..." if len(off) > 10 else "")
-        where = _EXCHANGE.get(market, market)
-        notes.append(f"{n_off} row(s) dated on days that are not {where} sessions were dropped: {shown}")
+        notes.append(non_session_note(n_off, sorted({str(d) for d in dates[~session]}), market))
         add_dropped(dropped, "non_session_rows", n_off)
         frame = frame.filter(pl.Series(session))
     frame = frame.sort("ticker", "date").with_columns(
@@ -339,6 +336,14 @@ def finish(
 
 
 _EXCHANGE = {"US": "NYSE", "CN": "Shanghai/Shenzhen (XSHG)"}
+
+
+def non_session_note(n: int, days: Sequence[str], market: str) -> str:
+    """The note on `n` rows dropped for being dated on `days` (sorted), which are not sessions of the
+    `market`'s exchange; the first ten days are listed."""
+    shown = ", ".join(days[:10]) + (", ..." if len(days) > 10 else "")
+    where = _EXCHANGE.get(market, market)
+    return f"{n} row(s) dated on days that are not {where} sessions were dropped: {shown}"
 
 
 def _check_calendar_range(
