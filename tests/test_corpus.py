@@ -9,22 +9,17 @@ traceback reach the user. Cases waiting for another helper's feature are xfail (
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from script_support import load_script
+
 _ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = _ROOT.parent / "shared" / "data"
-_SCRIPT = _ROOT / "scripts" / "build_corpus.py"
-_spec = importlib.util.spec_from_file_location("build_corpus", _SCRIPT)
-assert _spec is not None and _spec.loader is not None
-corpus_script: Any = importlib.util.module_from_spec(_spec)
-sys.modules["build_corpus"] = corpus_script
-_spec.loader.exec_module(corpus_script)
+corpus_script = load_script("build_corpus")
 
 CASES = corpus_script.cases()
 

@@ -8,22 +8,15 @@ chunks, each path naming one). Negative controls show the comparison does fail w
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from etfflow.store import Store
+from script_support import load_script
 
-_ROOT = Path(__file__).resolve().parents[1]
-_SCRIPT = _ROOT / "scripts" / "fuzz_readers.py"
-_spec = importlib.util.spec_from_file_location("fuzz_readers", _SCRIPT)
-assert _spec is not None and _spec.loader is not None
-fuzz: Any = importlib.util.module_from_spec(_spec)
-sys.modules["fuzz_readers"] = fuzz
-_spec.loader.exec_module(fuzz)
+fuzz = load_script("fuzz_readers")
 
 SEED = 7
 CASES = range(30)

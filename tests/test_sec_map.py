@@ -12,7 +12,6 @@ Ground truths read from the recorded files with grep / jq, not from the parsers:
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 import zipfile
 from pathlib import Path
@@ -32,6 +31,7 @@ from etfflow.sources.http import HttpClient
 from etfflow.store import Store
 from etfflow.universe import load_taxonomy
 from etfflow.update import update
+from script_support import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 SERIESLESS = {"SPY", "DIA", "MDY", "QQQ", "GLD", "IAU", "SLV", "USO", "UNG", "DBC"}
@@ -67,11 +67,7 @@ def test_every_taxonomy_fund_has_sec_ids(shared_data: Path) -> None:
 
 def test_build_script_reproduces_the_taxonomy(shared_data: Path) -> None:
     """scripts/build_sec_ids.py rebuilt from ../shared/data gives the shipped file byte for byte."""
-    spec = importlib.util.spec_from_file_location("build_sec_ids", ROOT / "scripts" / "build_sec_ids.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    text, counts = mod.build(shared_data)
+    text, counts = load_script("build_sec_ids").build(shared_data)
     assert text == (ROOT / "src" / "etfflow" / "universe" / "taxonomy.csv").read_text(encoding="utf-8")
     assert counts == {
         "company_tickers_mf_2025-09.json": 110,
